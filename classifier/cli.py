@@ -1,0 +1,232 @@
+"""The `ciocto` command: thin adapters over the library; errors become one `Error:` line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import (
+    BadInput,
+    ClassifierError,
+    Posting,
+    check_text,
+    classify,
+    cross_validate,
+    decode,
+    evaluate_postings,
+    load_model,
+    load_samples,
+    read_postings,
+    train_default,
+)
+
+TAG_COLOURS = {"CIO": "cyan", "CTO": "magenta", "neutral": None}
+
+
+class CioctoGroup(click.Group):
+    """A click group that turns ClassifierError (and Ctrl-C) into a one-line error."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClassifierError as e:
+            raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except MemoryError:
+            raise click.ClickException("out of memory; try a smaller input") from None
+
+
+def model_options(f: Any) -> Any:
+    """The --model / --trust-model pair every scoring command takes."""
+    f = click.option(
+        "--trust-model",
+        is_flag=True,
+        help="Load a model whose card or checksum does not match (only files you made).",
+    )(f)
+    return click.option(
+        "--model", "model_ref", metavar="NAME|PATH", help="Model name or directory (default: active)."
+    )(f)
+
+
+@click.group(cls=CioctoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ciocto")
+def main() -> None:
+    """Tag every line of a job posting as CIO-like, CTO-like or neutral, and say which way the
+    posting leans. English and Vietnamese, with or without diacritics."""
+
+
+def _read_input(source: str | None, text: str | None, encoding: str | None) -> str:
+    if text is not None:
+        if source is not None:
+            raise BadInput("give either a FILE or --text, not both")
+        return check_text(text, "--text")
+    if source is None:
+        if sys.stdin.isatty():
+            click.echo("Paste a job description, then press Ctrl-D", err=True)
+        source = "-"
+    if source == "-":
+        return check_text(decode(sys.stdin.buffer.read(), "standard input", encoding), "input")
+    path = Path(source)
+    if path.is_dir():
+        raise BadInput(f"{source} is a directory; give a text or HTML file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(f"{source}: no such file") from None
+    except OSError as e:
+        raise BadInput(f"cannot read {source}: {e.strerror}") from None
+    return check_text(decode(data, source, encoding), source)
+
+
+@main.command("classify")
+@click.argument("source", required=False, metavar="[FILE|-]")
+@click.option("--text", "text", help="Classify this text instead of a file.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option("--evidence", default=5, show_default=True, help="Evidence terms per line.")
+@click.option("--encoding", help="Input encoding (default: UTF-8, UTF-16 with BOM).")
+@model_options
+def classify_cmd(
+    source: str | None,
+    text: str | None,
+    fmt: str,
+    evidence: int,
+    encoding: str | None,
+    model_ref: str | None,
+    trust_model: bool,
+) -> None:
+    """Tag each line of a posting (FILE, - for stdin, or --text) and report its leaning."""
+    posting_text = _read_input(source, text, encoding)
+    model = load_model(model_ref, trust=trust_model)
+    result = classify(posting_text, model, evidence=max(0, evidence))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        click.echo(render(result, colour=sys.stdout.isatty()))
+
+
+def render(result: Posting, colour: bool = False, width: int = 72) -> str:
+    """Return the human-readable report of a classified posting."""
+
+    def style(s: str, tag: str) -> str:
+        fg = TAG_COLOURS.get(tag)
+        return click.style(s, fg=fg) if colour and fg else s
+
+    out = ["   n  tag      p_cto  p_cio  line"]
+    for t in result.lines:
+        s = t.score
+        text = t.text if len(t.text) <= width else t.text[: width - 1] + "…"
+        out.append(style(f"{t.n:4}  {s.tag:7} {s.p_cto:6.2f} {s.p_cio:6.2f}  {text}", s.tag))
+        if s.tag != "neutral" and s.evidence:
+            terms = ", ".join(f"{term} {w:+.2f}" for term, w in s.evidence[:4])
+            out.append(f"{'':27}↳ {terms}")
+    c = result.counts
+    out.append("")
+    out.append(
+        style(f"Leaning: {result.leaning}", result.leaning)
+        + f"  (p_cto {result.p_cto:.2f}, confidence {result.confidence:.2f}; "
+        f"{c['CTO']} CTO, {c['CIO']} CIO, {c['neutral']} neutral lines)"
+    )
+    texts = result.to_dict()["strongest_text"]
+    for side in ("CTO", "CIO"):
+        n = result.strongest.get(side)
+        if n is not None:
+            out.append(f"Strongest {side} line ({n}): {texts[side]}")
+    out.append(f"Model: {result.model.get('name')} ({result.model.get('created')})")
+    return "\n".join(out)
+
+
+@main.command("evaluate")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20))
+@click.option(
+    "--postings",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also score labelled postings (JSON Lines: text, label, lang) with the model.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@model_options
+def evaluate_cmd(
+    folds: int, postings: Path | None, fmt: str, model_ref: str | None, trust_model: bool
+) -> None:
+    """Cross-validate the line model on data/ (grouped folds); with --postings, score postings."""
+    report: dict[str, Any] = {}
+    if postings is not None:
+        rows = read_postings(postings)
+        model = load_model(model_ref, trust=trust_model)
+        report["postings"] = evaluate_postings(rows, model)
+        report["model"] = model.name
+    else:
+        samples = load_samples()
+        model_config = None
+        if model_ref is not None:
+            model_config = load_model(model_ref, trust=trust_model).config
+        report = cross_validate(samples, model_config, folds)
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=1, ensure_ascii=False))
+    elif "postings" in report:
+        click.echo(render_postings_report(report["postings"]))
+    else:
+        click.echo(render_cv_report(report))
+
+
+def render_cv_report(report: dict[str, Any]) -> str:
+    """Return the cross-validation report as a table."""
+    o = report["overall"]
+    out = [f"Grouped {report['folds']}-fold cross-validation on {o['n']} labelled lines", ""]
+    out.append(f"{'class':10}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>7}")
+    for lab, m in o["per_class"].items():
+        out.append(
+            f"{lab:10}{m['precision']:10.3f}{m['recall']:8.3f}{m['f1']:8.3f}{m['n']:7d}"
+        )
+    out.append(f"{'macro':10}{'':10}{'':8}{o['macro_f1']:8.3f}{o['n']:7d}")
+    out.append(f"accuracy {o['accuracy']:.3f}   ECE {o['ece']:.3f}")
+    out.append("")
+    out.append("confusion (rows: true CIO, CTO, neutral; columns: predicted)")
+    for lab, row in zip(("CIO", "CTO", "neutral"), o["confusion"], strict=True):
+        out.append(f"  {lab:8}" + "".join(f"{v:7d}" for v in row))
+    out.append("")
+    out.append(f"{'slice':22}{'n':>6}{'acc':>8}{'macro-F1':>10}{'ECE':>8}")
+    for key, m in report["slices"].items():
+        out.append(
+            f"{key:22}{m['n']:6d}{m['accuracy']:8.3f}{m['macro_f1']:10.3f}{m['ece']:8.3f}"
+        )
+    return "\n".join(out)
+
+
+def render_postings_report(by_lang: dict[str, Any]) -> str:
+    """Return posting-level accuracy per language as a table."""
+    out = [f"{'lang':6}{'n':>5}{'accuracy':>10}{'balanced':>10}  recall by label   predicted"]
+    for lang, m in by_lang.items():
+        recall = ", ".join(f"{k} {v:.2f}" for k, v in m["recall"].items())
+        pred = ", ".join(f"{k} {v}" for k, v in sorted(m["predicted"].items()))
+        out.append(
+            f"{lang:6}{m['n']:5d}{m['accuracy']:10.3f}{m['balanced_accuracy']:10.3f}"
+            f"  {recall:17} {pred}"
+        )
+    return "\n".join(out)
+
+
+@main.command("train")
+@click.option("--name", default="default", show_default=True, help="Model name under models/.")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 20),
+              help="Cross-validation folds for the card's metrics (0: skip).")  # fmt: skip
+def train_cmd(name: str, folds: int) -> None:
+    """Train a model on the built-in data in data/ and save it under models/NAME."""
+    click.echo(f"Training {name!r} on data/ ...", err=True)
+    model, path = train_default(name=name, folds=folds if folds > 1 else 0)
+    metrics = model.card.get("metrics", {}).get("overall")
+    if metrics:
+        click.echo(
+            f"cross-validated macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}",
+            err=True,
+        )
+    click.echo(f"Saved {path}")

@@ -1,0 +1,43 @@
+"""The knobs of a model, frozen and saved into its card."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Config:
+    """Feature and classifier settings; the defaults are the measured best (see README).
+
+    word_ngrams: n-gram range over normalised tokens (Vietnamese syllables, English lemmas).
+    accents: "fold" keeps only the diacritics-folded view; "both" adds the accented view too.
+    char_ngrams: (lo, hi) for character n-grams on the folded text, or None for none.
+    C: inverse regularisation strength of the logistic regression.
+    class_weight: "balanced" or None.
+    min_df: minimum document frequency for a feature to be kept.
+    margin: how far the posting's p_cto must sit from 0.5 to lean one way; closer is "neutral".
+    """
+
+    word_ngrams: tuple[int, int] = (1, 2)
+    accents: str = "fold"
+    char_ngrams: tuple[int, int] | None = None
+    C: float = 10.0
+    class_weight: str | None = "balanced"
+    min_df: int = 1
+    margin: float = 0.1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as plain JSON-able values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        """Rebuild a config saved by `to_dict`, tolerating keys from other versions."""
+        known = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in d.items() if k in known}
+        for key in ("word_ngrams", "char_ngrams"):
+            if isinstance(kw.get(key), list):
+                kw[key] = tuple(kw[key])
+        return cls(**kw)

@@ -1,0 +1,199 @@
+"""Honest numbers: grouped cross-validation on the labelled lines, and scoring real postings."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .data import LABELS, Sample
+from .errors import BadInput
+from .normalize import fold
+
+GROUP_JACCARD = 0.5  # lines this alike always fall in the same fold
+
+
+def token_set(text: str) -> frozenset[str]:
+    """Return the folded word set of a line (what near-duplicate checks compare)."""
+    return frozenset(re.findall(r"\w+", fold(text)))
+
+
+def similar_pairs(texts: Sequence[str], threshold: float) -> list[tuple[int, int, float]]:
+    """Return (i, j, jaccard) for every pair of texts whose token sets overlap >= threshold."""
+    import numpy as np
+    from scipy import sparse
+
+    sets = [token_set(t) for t in texts]
+    vocab: dict[str, int] = {}
+    rows, cols = [], []
+    for i, s in enumerate(sets):
+        for tok in s:
+            rows.append(i)
+            cols.append(vocab.setdefault(tok, len(vocab)))
+    X = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(len(sets), max(1, len(vocab)))
+    )
+    inter = sparse.triu(X @ X.T, k=1).tocoo()
+    sizes = np.asarray(X.sum(axis=1)).ravel()
+    union = sizes[inter.row] + sizes[inter.col] - inter.data
+    jac = inter.data / np.maximum(union, 1)
+    keep = jac >= threshold
+    return [
+        (int(i), int(j), float(v))
+        for i, j, v in zip(inter.row[keep], inter.col[keep], jac[keep], strict=True)
+    ]
+
+
+def near_duplicate_groups(texts: Sequence[str], threshold: float = GROUP_JACCARD) -> list[int]:
+    """Return a group id per text so that lines with Jaccard >= threshold share a group."""
+    parent = list(range(len(texts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j, _ in similar_pairs(texts, threshold):
+        parent[find(i)] = find(j)
+    return [find(i) for i in range(len(texts))]
+
+
+def out_of_fold(
+    samples: Sequence[Sample], config: Config | None = None, folds: int = 5
+) -> tuple[Any, list[str]]:
+    """Return (probabilities, classes) for each sample from a model that never saw its group."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from .features import build_pipeline
+
+    config = config or Config()
+    texts = [s.text for s in samples]
+    y = np.array([s.label for s in samples])
+    groups = near_duplicate_groups(texts)
+    proba = np.zeros((len(samples), len(LABELS)))
+    cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
+    for train_idx, test_idx in cv.split(texts, y, groups):
+        pipe = build_pipeline(config)
+        pipe.fit([texts[i] for i in train_idx], y[train_idx])
+        order = [list(pipe.classes_).index(c) for c in LABELS]
+        proba[test_idx] = pipe.predict_proba([texts[i] for i in test_idx])[:, order]
+    return proba, list(LABELS)
+
+
+def metrics(y_true: Sequence[str], proba: Any, labels: Sequence[str] = LABELS) -> dict[str, Any]:
+    """Return per-class precision/recall/F1, macro-F1, accuracy, confusion matrix and ECE."""
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    pred = [labels[i] for i in np.asarray(proba).argmax(axis=1)]
+    p, r, f, n = precision_recall_fscore_support(
+        y_true, pred, labels=list(labels), zero_division=0
+    )
+    return {
+        "n": len(y_true),
+        "accuracy": float(np.mean([a == b for a, b in zip(y_true, pred, strict=True)])),
+        "macro_f1": float(np.mean(f)),
+        "per_class": {
+            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "n": int(n[i])}
+            for i, lab in enumerate(labels)
+        },
+        "confusion": confusion_matrix(y_true, pred, labels=list(labels)).tolist(),
+        "ece": expected_calibration_error(y_true, proba, labels),
+    }
+
+
+def expected_calibration_error(
+    y_true: Sequence[str], proba: Any, labels: Sequence[str] = LABELS, bins: int = 10
+) -> float:
+    """Return the ECE of the top-class probability over equal-width bins."""
+    import numpy as np
+
+    proba = np.asarray(proba)
+    conf = proba.max(axis=1)
+    correct = np.array([labels[i] == t for i, t in zip(proba.argmax(axis=1), y_true, strict=True)])
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        mask = (conf > lo) & (conf <= hi)
+        if mask.any():
+            ece += mask.mean() * abs(conf[mask].mean() - correct[mask].mean())
+    return float(ece)
+
+
+def cross_validate(
+    samples: Sequence[Sample], config: Config | None = None, folds: int = 5
+) -> dict[str, Any]:
+    """Return grouped cross-validated metrics overall, per language and per variant."""
+    import numpy as np
+
+    proba, labels = out_of_fold(samples, config, folds)
+    y = [s.label for s in samples]
+    report: dict[str, Any] = {"overall": metrics(y, proba, labels), "folds": folds}
+    slices: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(samples):
+        slices[f"lang={s.lang or '?'}"].append(i)
+        if s.variant:
+            slices[f"variant={s.variant}"].append(i)
+        if s.source == "article":
+            slices["source=article"].append(i)
+    report["slices"] = {
+        key: metrics([y[i] for i in idx], proba[np.array(idx)], labels)
+        for key, idx in sorted(slices.items())
+    }
+    return report
+
+
+def read_postings(path: Path) -> list[dict[str, Any]]:
+    """Return labelled postings from a JSON Lines file with at least text, label and lang."""
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for no, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    row = json.loads(raw)
+                except ValueError as e:
+                    raise BadInput(f"{path}:{no}: not a JSON object ({e.msg})") from e
+                if not isinstance(row, dict) or "text" not in row or "label" not in row:
+                    raise BadInput(f"{path}:{no}: needs the fields 'text' and 'label'")
+                out.append(row)
+    except OSError as e:
+        raise BadInput(f"cannot read {path}: {e.strerror}") from e
+    if not out:
+        raise BadInput(f"{path} holds no postings")
+    return out
+
+
+def evaluate_postings(rows: Sequence[dict[str, Any]], model: Any) -> dict[str, Any]:
+    """Return posting-level accuracy and balanced accuracy per language for labelled postings."""
+    from .posting import classify
+
+    by_lang: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in rows:
+        try:
+            leaning = classify(str(row["text"]), model, evidence=0).leaning
+        except BadInput:
+            leaning = "neutral"
+        pair = (str(row["label"]), leaning)
+        by_lang[str(row.get("lang", "?"))].append(pair)
+        by_lang["all"].append(pair)
+    out = {}
+    for lang, pairs in sorted(by_lang.items()):
+        per_class: dict[str, list[bool]] = defaultdict(list)
+        for truth, pred in pairs:
+            per_class[truth].append(truth == pred)
+        out[lang] = {
+            "n": len(pairs),
+            "accuracy": sum(t == p for t, p in pairs) / len(pairs),
+            "balanced_accuracy": sum(sum(v) / len(v) for v in per_class.values()) / len(per_class),
+            "recall": {k: sum(v) / len(v) for k, v in sorted(per_class.items())},
+            "predicted": dict(Counter(p for _, p in pairs)),
+        }
+    return out

@@ -1,0 +1,101 @@
+"""Feature extraction: the analyzers the TF-IDF vectorisers call, and the scikit-learn pipeline.
+
+Analyzers are module-level functions (bound with functools.partial) because a pickled model
+refers to them by import path.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+from .config import Config
+from .normalize import fold, nfc, tokens
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+
+def _ngrams(grams: list[str], lo: int, hi: int) -> list[str]:
+    out: list[str] = []
+    for n in range(lo, hi + 1):
+        if n == 1:
+            out.extend(grams)
+        else:
+            out.extend(" ".join(grams[i : i + n]) for i in range(len(grams) - n + 1))
+    return out
+
+
+def word_features(text: str, ngrams: tuple[int, int] = (1, 2), accents: str = "fold") -> list[str]:
+    """Return the word n-gram features of one line (folded; plus accented ones with "both")."""
+    toks = tokens(text)
+    feats = _ngrams([t[1] for t in toks], *ngrams)
+    if accents == "both":
+        accented = [t[0] for t in toks]
+        feats.extend("~" + g for g in _ngrams(accented, *ngrams) if not g.isascii())
+    return feats
+
+
+def word_surfaces(
+    text: str, ngrams: tuple[int, int] = (1, 2), accents: str = "fold"
+) -> dict[str, str]:
+    """Return {feature: the words of the line that produced it}, to show evidence as written."""
+    toks = tokens(text)
+    low = nfc(text).casefold()
+    out: dict[str, str] = {}
+    for n in range(ngrams[0], ngrams[1] + 1):
+        for i in range(len(toks) - n + 1):
+            span = toks[i : i + n]
+            surface = " ".join(low[t[2] : t[3]] for t in span)
+            out.setdefault(" ".join(t[1] for t in span), surface)
+            if accents == "both" and not surface.isascii():
+                out.setdefault("~" + " ".join(t[0] for t in span), surface)
+    return out
+
+
+def char_preprocess(text: str) -> str:
+    """Return the folded text the character n-grams are taken from."""
+    return fold(text)
+
+
+def build_pipeline(config: Config) -> Pipeline:
+    """Return an unfitted TF-IDF + logistic-regression pipeline for `config`."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    parts = [
+        (
+            "word",
+            TfidfVectorizer(
+                analyzer=partial(word_features, ngrams=config.word_ngrams, accents=config.accents),
+                sublinear_tf=True,
+                min_df=config.min_df,
+                dtype=_float32(),
+            ),
+        )
+    ]
+    if config.char_ngrams:
+        parts.append(
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    preprocessor=char_preprocess,
+                    ngram_range=config.char_ngrams,
+                    sublinear_tf=True,
+                    min_df=max(2, config.min_df),
+                    dtype=_float32(),
+                ),
+            )
+        )
+    clf = LogisticRegression(
+        C=config.C, class_weight=config.class_weight, max_iter=5000, random_state=0
+    )
+    return Pipeline([("features", FeatureUnion(parts)), ("clf", clf)])
+
+
+def _float32() -> type:
+    import numpy as np
+
+    return np.float32

@@ -1,0 +1,148 @@
+"""The line model: training, per-line probabilities and exact linear evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .config import Config
+from .data import LABELS, Sample, samples_sha256
+from .errors import DataError
+from .features import build_pipeline, word_surfaces
+
+if TYPE_CHECKING:
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class LineScore:
+    """The model's view of one line: tag, class probabilities and the terms that decided it."""
+
+    tag: str
+    p_cto: float
+    p_cio: float
+    p_neutral: float
+    evidence: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass
+class Model:
+    """A fitted pipeline with its card (name, config, versions, data hash, metrics)."""
+
+    pipeline: Pipeline
+    card: dict[str, Any]
+    _names: Any = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.card.get("name", "unnamed"))
+
+    @property
+    def config(self) -> Config:
+        return Config.from_dict(self.card.get("config", {}))
+
+    def score_lines(self, texts: Sequence[str], evidence: int = 5) -> list[LineScore]:
+        """Return one LineScore per text; `evidence` is how many terms to keep per line."""
+        if not texts:
+            return []
+        import numpy as np
+
+        feats = self.pipeline.named_steps["features"]
+        clf = self.pipeline.named_steps["clf"]
+        X = feats.transform(list(texts)).tocsr()
+        proba = clf.predict_proba(X)
+        classes = list(clf.classes_)
+        i_cio, i_cto, i_neu = (classes.index(c) for c in LABELS)
+        # A line with no known word says nothing about either role.
+        empty = np.diff(X.indptr) == 0
+        proba[empty] = 0.0
+        proba[empty, i_neu] = 1.0
+        tags = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+        direction = clf.coef_[i_cto] - clf.coef_[i_cio] if evidence else None
+        out = []
+        for r, text in enumerate(texts):
+            ev: tuple[tuple[str, float], ...] = ()
+            if direction is not None and not empty[r]:
+                ev = self._evidence(text, X, r, direction, evidence)
+            out.append(
+                LineScore(
+                    str(tags[r]),
+                    float(proba[r, i_cto]),
+                    float(proba[r, i_cio]),
+                    float(proba[r, i_neu]),
+                    ev,
+                )
+            )
+        return out
+
+    def _evidence(
+        self, text: str, X: Any, r: int, direction: np.ndarray, k: int
+    ) -> tuple[tuple[str, float], ...]:
+        """Return the k terms with the largest |coef(CTO) - coef(CIO)| x tf-idf in row r.
+
+        Positive weights push towards CTO, negative towards CIO; the sum over all terms plus the
+        intercept difference is exactly the line's CTO-vs-CIO log-odds.
+        """
+        start, end = X.indptr[r], X.indptr[r + 1]
+        idx = X.indices[start:end]
+        contrib = X.data[start:end] * direction[idx]
+        order = sorted(range(len(idx)), key=lambda j: -abs(contrib[j]))[:k]
+        names = self._feature_names()
+        cfg = self.config
+        surfaces = word_surfaces(text, cfg.word_ngrams, cfg.accents)
+        out = []
+        for j in order:
+            if contrib[j] == 0:
+                continue
+            kind, _, feat = str(names[idx[j]]).partition("__")
+            term = surfaces.get(feat, feat) if kind == "word" else feat.strip()
+            out.append((term, round(float(contrib[j]), 4)))
+        return tuple(out)
+
+    def _feature_names(self) -> Any:
+        if self._names is None:
+            self._names = self.pipeline.named_steps["features"].get_feature_names_out()
+        return self._names
+
+
+def train(
+    samples: Sequence[Sample],
+    config: Config | None = None,
+    name: str = "default",
+    weights: Sequence[float] | None = None,
+) -> Model:
+    """Return a Model fitted on the samples; the same samples and config give the same model."""
+    config = config or Config()
+    labels = {s.label for s in samples}
+    missing = [lab for lab in LABELS if lab not in labels]
+    if missing:
+        raise DataError(f"training data has no {missing[0]!r} lines; every class needs examples")
+    pipeline = build_pipeline(config)
+    fit_params = {"clf__sample_weight": list(weights)} if weights is not None else {}
+    pipeline.fit([s.text for s in samples], [s.label for s in samples], **fit_params)
+    card = {
+        "name": name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "labels": list(LABELS),
+        "config": config.to_dict(),
+        "data_sha256": samples_sha256(samples),
+        "n_samples": len(samples),
+        "versions": _versions(),
+    }
+    return Model(pipeline, card)
+
+
+def _versions() -> dict[str, str]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("ciocto", "scikit-learn", "spacy", "numpy", "joblib"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
