@@ -14,7 +14,7 @@ from .errors import BadInput, ClassifierError, DataError, ModelIntegrityError, M
 from .evaluate import cross_validate, evaluate_postings, read_postings
 from .model import LineScore, Model, train
 from .normalize import fold, normalize
-from .posting import Posting, TaggedLine, classify, classify_lines, leaning_of
+from .posting import Posting, TaggedLine, classify, classify_lines, classify_many, leaning_of
 from .segment import Line, segment
 from .store import load_model, save_model
 from .textio import check_text, decode
@@ -37,6 +37,7 @@ __all__ = [
     "check_text",
     "classify",
     "classify_lines",
+    "classify_many",
     "cross_validate",
     "decode",
     "evaluate_postings",

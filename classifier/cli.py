@@ -230,3 +230,14 @@ def train_cmd(name: str, folds: int) -> None:
             err=True,
         )
     click.echo(f"Saved {path}")
+
+
+def _register_commands() -> None:
+    """Attach the commands that live in their own modules (batch scoring, registry, web)."""
+    from . import cli_models, cli_score, cli_serve
+
+    for module in (cli_score, cli_models, cli_serve):
+        module.register(main)
+
+
+_register_commands()

@@ -84,7 +84,10 @@ def leaning_of(scores: list[LineScore], margin: float = 0.1) -> tuple[str, float
 
 def classify_lines(lines: list[Line], model: Model, evidence: int = 5) -> Posting:
     """Return the Posting for already segmented lines."""
-    scores = model.score_lines([line.text for line in lines], evidence=evidence)
+    return _posting(lines, model.score_lines([line.text for line in lines], evidence), model)
+
+
+def _posting(lines: list[Line], scores: list[LineScore], model: Model) -> Posting:
     tagged = [TaggedLine(line.n, line.text, s) for line, s in zip(lines, scores, strict=True)]
     leaning, p, conf = leaning_of(scores, model.config.margin)
     counts = {"CIO": 0, "CTO": 0, "neutral": 0}
@@ -101,6 +104,32 @@ def classify_lines(lines: list[Line], model: Model, evidence: int = 5) -> Postin
     card = model.card
     info = {"name": model.name, "created": str(card.get("created", ""))}
     return Posting(leaning, p, conf, counts, tagged, strongest, info)
+
+
+def classify_many(texts: list[str], model: Model, evidence: int = 5) -> list[Posting | BadInput]:
+    """Return a Posting per text (or the BadInput that text raised), scoring all lines at once.
+
+    Gives exactly what `classify` gives for each text; batching only saves per-call overhead.
+    """
+    segmented: list[list[Line] | BadInput] = []
+    for text in texts:
+        try:
+            check_text(text)
+            lines = segment(text)
+            if not lines:
+                raise BadInput("the posting has no text to classify (only whitespace or markup)")
+            segmented.append(lines)
+        except BadInput as e:
+            segmented.append(e)
+    flat = [line.text for lines in segmented if isinstance(lines, list) for line in lines]
+    scores = iter(model.score_lines(flat, evidence=evidence))
+    out: list[Posting | BadInput] = []
+    for lines in segmented:
+        if isinstance(lines, BadInput):
+            out.append(lines)
+        else:
+            out.append(_posting(lines, [next(scores) for _ in lines], model))
+    return out
 
 
 def classify(text: str, model: Model, evidence: int = 5) -> Posting:

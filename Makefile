@@ -1,0 +1,54 @@
+# ciocto — `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+EXTRAS ?= dev,parquet,dask,web,browser
+DATA   := $(wildcard data/*.csv)
+MODEL  := models/default/card.json
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo model test lint typecheck pytest eval eval-external bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[$(EXTRAS)]'
+	touch $@
+
+setup: $(STAMP) ## create .venv and install ciocto with its dev extras
+
+$(MODEL): $(STAMP) $(DATA)
+	$(BIN)/ciocto train --name default
+
+model: $(MODEL) ## train models/default from data/ (only when missing or data changed)
+
+demo: setup model ## set everything up, then classify two built-in example postings
+	$(BIN)/ciocto classify data/examples/en_cto_saas.txt
+	@echo
+	$(BIN)/ciocto classify data/examples/vi_cio_hospital.txt
+
+lint: setup ## ruff check + format check (never rewrites)
+	$(BIN)/ruff check classifier tests
+	$(BIN)/ruff format --check classifier tests
+
+typecheck: setup ## mypy on the package
+	$(BIN)/mypy classifier
+
+pytest: setup ## the test suite only
+	$(BIN)/pytest
+
+test: lint typecheck pytest ## linters, type check and the whole test suite
+
+eval: setup ## grouped cross-validation of the line model on data/
+	$(BIN)/ciocto evaluate
+
+eval-external: setup model ## score labelled postings: make eval-external EVAL=path.jsonl
+	@test -n "$(EVAL)" || { echo "usage: make eval-external EVAL=path/to/postings.jsonl"; exit 2; }
+	$(BIN)/ciocto evaluate --postings $(EVAL)
+
+clean: ## remove the venv and caches (models stay)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
