@@ -2,7 +2,7 @@
 the whole posting leans. English and Vietnamese (with or without diacritics).
 
     >>> from classifier import load_model, classify
-    >>> result = classify("Lead our engineering team and own the product architecture", load_model())
+    >>> result = classify("Lead the engineering team; own the product architecture", load_model())
     >>> result.leaning
     'CTO'
 """

@@ -50,7 +50,10 @@ def model_options(f: Any) -> Any:
         help="Load a model whose card or checksum does not match (only files you made).",
     )(f)
     return click.option(
-        "--model", "model_ref", metavar="NAME|PATH", help="Model name or directory (default: active)."
+        "--model",
+        "model_ref",
+        metavar="NAME|PATH",
+        help="Model name or directory (default: active)",
     )(f)
 
 
@@ -184,9 +187,7 @@ def render_cv_report(report: dict[str, Any]) -> str:
     out = [f"Grouped {report['folds']}-fold cross-validation on {o['n']} labelled lines", ""]
     out.append(f"{'class':10}{'precision':>10}{'recall':>8}{'f1':>8}{'n':>7}")
     for lab, m in o["per_class"].items():
-        out.append(
-            f"{lab:10}{m['precision']:10.3f}{m['recall']:8.3f}{m['f1']:8.3f}{m['n']:7d}"
-        )
+        out.append(f"{lab:10}{m['precision']:10.3f}{m['recall']:8.3f}{m['f1']:8.3f}{m['n']:7d}")
     out.append(f"{'macro':10}{'':10}{'':8}{o['macro_f1']:8.3f}{o['n']:7d}")
     out.append(f"accuracy {o['accuracy']:.3f}   ECE {o['ece']:.3f}")
     out.append("")
@@ -196,9 +197,7 @@ def render_cv_report(report: dict[str, Any]) -> str:
     out.append("")
     out.append(f"{'slice':22}{'n':>6}{'acc':>8}{'macro-F1':>10}{'ECE':>8}")
     for key, m in report["slices"].items():
-        out.append(
-            f"{key:22}{m['n']:6d}{m['accuracy']:8.3f}{m['macro_f1']:10.3f}{m['ece']:8.3f}"
-        )
+        out.append(f"{key:22}{m['n']:6d}{m['accuracy']:8.3f}{m['macro_f1']:10.3f}{m['ece']:8.3f}")
     return "\n".join(out)
 
 
@@ -226,7 +225,8 @@ def train_cmd(name: str, folds: int) -> None:
     metrics = model.card.get("metrics", {}).get("overall")
     if metrics:
         click.echo(
-            f"cross-validated macro-F1 {metrics['macro_f1']:.3f}, accuracy {metrics['accuracy']:.3f}",
+            f"cross-validated macro-F1 {metrics['macro_f1']:.3f}, "
+            f"accuracy {metrics['accuracy']:.3f}",
             err=True,
         )
     click.echo(f"Saved {path}")

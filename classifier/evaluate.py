@@ -92,16 +92,14 @@ def metrics(y_true: Sequence[str], proba: Any, labels: Sequence[str] = LABELS) -
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     pred = [labels[i] for i in np.asarray(proba).argmax(axis=1)]
-    p, r, f, n = precision_recall_fscore_support(
-        y_true, pred, labels=list(labels), zero_division=0
-    )
+    p, r, f, n = precision_recall_fscore_support(y_true, pred, labels=list(labels), zero_division=0)
     return {
         "n": len(y_true),
         "accuracy": float(np.mean([a == b for a, b in zip(y_true, pred, strict=True)])),
         "macro_f1": float(np.mean(f)),
         "per_class": {
-            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "n": int(n[i])}
-            for i, lab in enumerate(labels)
+            lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "n": int(c)}
+            for i, (lab, c) in enumerate(zip(labels, n, strict=True))
         },
         "confusion": confusion_matrix(y_true, pred, labels=list(labels)).tolist(),
         "ece": expected_calibration_error(y_true, proba, labels),
@@ -160,7 +158,7 @@ def read_postings(path: Path) -> list[dict[str, Any]]:
                 try:
                     row = json.loads(raw)
                 except ValueError as e:
-                    raise BadInput(f"{path}:{no}: not a JSON object ({e.msg})") from e
+                    raise BadInput(f"{path}:{no}: not a JSON object ({e})") from e
                 if not isinstance(row, dict) or "text" not in row or "label" not in row:
                     raise BadInput(f"{path}:{no}: needs the fields 'text' and 'label'")
                 out.append(row)

@@ -41,12 +41,12 @@ def word_surfaces(
 ) -> dict[str, str]:
     """Return {feature: the words of the line that produced it}, to show evidence as written."""
     toks = tokens(text)
-    low = nfc(text).casefold()
+    composed = nfc(text)
     out: dict[str, str] = {}
     for n in range(ngrams[0], ngrams[1] + 1):
         for i in range(len(toks) - n + 1):
             span = toks[i : i + n]
-            surface = " ".join(low[t[2] : t[3]] for t in span)
+            surface = " ".join(composed[t[2] : t[3]].casefold() for t in span)
             out.setdefault(" ".join(t[1] for t in span), surface)
             if accents == "both" and not surface.isascii():
                 out.setdefault("~" + " ".join(t[0] for t in span), surface)

@@ -1,4 +1,4 @@
-"""Text normalisation for features: NFC, case folding, Vietnamese diacritics folding, English lemmas.
+"""Normalisation for features: NFC, case folding, Vietnamese diacritics folding, English lemmas.
 
 Vietnamese is written as space-separated syllables, so a token here is a syllable; compound
 words ("hạ tầng", "kiến trúc") are caught by the word bigrams downstream. Every token also has a
@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 # A token: letters/digits, keeping "node.js", "asp.net", "c++", "c#" whole.
 _TOKEN = re.compile(r"[^\W_]+(?:\.(?=[^\W\d_])[^\W_]+)*[+#]*")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*\+?")
 _VI_LETTERS = set("ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")
 
 
@@ -37,40 +38,40 @@ def has_vietnamese_letters(text: str) -> bool:
     return any(c in _VI_LETTERS for c in text.casefold())
 
 
-_LEMMAS: dict[str, str] | None = None
+_LEMMAS: Any = None
+# spaCy's table maps "data" to "datum" and "media" to "medium"; in job postings these are mass
+# nouns and the lemma would only split their evidence in two.
+_KEEP = frozenset({"data", "media", "as", "us"})
 
 
-def lemma_table() -> dict[str, str]:
-    """Return spaCy's English lemma lookup table (loaded once, lazily)."""
+def lemma(word: str) -> str:
+    """Return the English lemma of a lower-case word from spaCy's lookup table (or the word)."""
     global _LEMMAS
     if _LEMMAS is None:
         from spacy.lookups import load_lookups
 
-        lookups = load_lookups("en", ["lemma_lookup"], strict=True)
-        _LEMMAS = dict(lookups.get_table("lemma_lookup").items())
-        # spaCy's table maps "data" to "datum" and "media" to "medium"; in job postings these
-        # are mass nouns and the lemma would only split their evidence in two.
-        for word in ("data", "media", "as", "us"):
-            _LEMMAS.pop(word, None)
-    return _LEMMAS
+        _LEMMAS = load_lookups("en", ["lemma_lookup"], strict=True).get_table("lemma_lookup")
+    if word in _KEEP:
+        return word
+    return str(_LEMMAS.get(word, word))
 
 
 @lru_cache(maxsize=1 << 18)
 def normalize_token(token: str) -> tuple[str, str]:
-    """Return (accented, folded) forms of one token: NFC, case-folded, English-lemmatised."""
-    low = nfc(token).casefold()
+    """Return (accented, folded) forms of one NFC token: case-folded, English-lemmatised."""
+    low = token.casefold()
     if _NUMBER.fullmatch(low):
         return "<num>", "<num>"
     if low.isascii():
-        low = lemma_table().get(low, low)
+        low = lemma(low)
         return low, low
     return low, fold(low)
 
 
 def tokens(text: str) -> list[tuple[str, str, int, int]]:
-    """Return the tokens of a line as (accented, folded, start, end), offsets into `text`."""
+    """Return the tokens of a line as (accented, folded, start, end), offsets into nfc(text)."""
     out = []
-    for m in _TOKEN.finditer(text):
+    for m in _TOKEN.finditer(nfc(text)):
         accented, folded = normalize_token(m.group())
         out.append((accented, folded, m.start(), m.end()))
     return out

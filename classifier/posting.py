@@ -7,6 +7,7 @@ from typing import Any
 
 from .errors import BadInput
 from .model import LineScore, Model
+from .normalize import nfc
 from .segment import Line, segment
 from .textio import check_text
 
@@ -114,11 +115,7 @@ def classify_many(texts: list[str], model: Model, evidence: int = 5) -> list[Pos
     segmented: list[list[Line] | BadInput] = []
     for text in texts:
         try:
-            check_text(text)
-            lines = segment(text)
-            if not lines:
-                raise BadInput("the posting has no text to classify (only whitespace or markup)")
-            segmented.append(lines)
+            segmented.append(_segment_checked(text))
         except BadInput as e:
             segmented.append(e)
     flat = [line.text for lines in segmented if isinstance(lines, list) for line in lines]
@@ -134,8 +131,12 @@ def classify_many(texts: list[str], model: Model, evidence: int = 5) -> list[Pos
 
 def classify(text: str, model: Model, evidence: int = 5) -> Posting:
     """Return every line of a posting tagged, and its leaning."""
+    return classify_lines(_segment_checked(text), model, evidence)
+
+
+def _segment_checked(text: str) -> list[Line]:
     check_text(text)
-    lines = segment(text)
+    lines = segment(nfc(text))
     if not lines:
         raise BadInput("the posting has no text to classify (only whitespace or markup)")
-    return classify_lines(lines, model, evidence)
+    return lines

@@ -17,7 +17,7 @@ MAX_SENTENCE_CHARS = 250  # longer pieces are split into sentences with spaCy
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 # end of a sentence glued to the next one: "CNTT.Thực hiện", "things.**Advanced"
 _GLUED = re.compile(r"(?<=\w)[.!?;](?=\**[^\W\d_][^\W\d_])")
-_INLINE_BULLETS = re.compile(r"\s*(?:[•●▪◦■□➢►✓✔❖]|(?<=\S)-\t)\s*")
+_INLINE_BULLETS = re.compile(r"(?<=\S)\s*(?:[•●▪◦■□➢►✓✔❖]|-\t)\s*")
 _LEADING_BULLET = re.compile(
     r"^\s*(?:(?:[-–—+•●▪◦■□➢►✓✔❖·]|\*(?!\*))\s*|\(?\d{1,2}[.)](?!\d)\s*|[a-zA-Z][.)]\s+)"
 )
@@ -71,11 +71,7 @@ def _has_word(s: str) -> bool:
 
 def _split_glued(piece: str) -> list[str]:
     """Split "sentence.Next sentence" where a scraper lost the line break."""
-    cuts = [
-        m.end()
-        for m in _GLUED.finditer(piece)
-        if _is_title_word(piece[m.end() :].lstrip("*"))
-    ]
+    cuts = [m.end() for m in _GLUED.finditer(piece) if _is_title_word(piece[m.end() :].lstrip("*"))]
     if not cuts:
         return [piece]
     bounds = [0, *cuts, len(piece)]

@@ -78,7 +78,8 @@ def save_model(model: Model, name: str | None = None, root: Path | None = None) 
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-{name}-"))
     try:
         joblib.dump(model.pipeline, tmp / MODEL_FILE, compress=3)
-        card = dict(model.card, name=name, format=FORMAT, model_sha256=sha256_file(tmp / MODEL_FILE))
+        digest = sha256_file(tmp / MODEL_FILE)
+        card = dict(model.card, name=name, format=FORMAT, model_sha256=digest)
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
         old = None
         if final.exists():

@@ -1,0 +1,117 @@
+"""The model on clear lines in each language, its evidence, determinism and the leaning rule."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifier import LineScore, classify, leaning_of, load_samples, train
+
+CLEAR_LINES = [
+    # English
+    ("Keep the data centre, backups and disaster recovery running for all branches", "CIO"),
+    ("Run the IT service desk and manage user accounts and access rights", "CIO"),
+    ("Lead the engineering department and own the product architecture", "CTO"),
+    ("Design microservices and APIs for our customer-facing platform", "CTO"),
+    ("Competitive salary, 13th-month bonus and private health insurance", "neutral"),
+    # Vietnamese
+    ("Quản lý hạ tầng mạng, máy chủ và sao lưu dữ liệu của công ty", "CIO"),
+    ("Đào tạo nhân viên sử dụng phần mềm nội bộ và cấp quyền truy cập", "CIO"),
+    ("Xây dựng kiến trúc hệ thống cho sản phẩm và dẫn dắt đội ngũ kỹ sư", "CTO"),
+    ("Nghiên cứu công nghệ mới để nâng cao sản phẩm cho khách hàng", "CTO"),
+    ("Lương thưởng hấp dẫn, bảo hiểm đầy đủ, du lịch hằng năm", "neutral"),
+    # Vietnamese without diacritics
+    ("quan ly ha tang mang va may chu noi bo", "CIO"),
+    ("xay dung kien truc he thong cho san pham", "CTO"),
+    ("luong thang 13, thuong theo hieu qua cong viec", "neutral"),
+    # mixed
+    ("Quản lý hệ thống ERP, CRM và helpdesk cho các phòng ban", "CIO"),
+    ("Lead team Backend, thiết kế microservices cho sản phẩm SaaS", "CTO"),
+]
+
+
+@pytest.mark.parametrize(("text", "label"), CLEAR_LINES)
+def test_clear_lines(model, text: str, label: str) -> None:
+    (score,) = model.score_lines([text])
+    assert score.tag == label, score
+
+
+def test_probabilities_are_probabilities(model) -> None:
+    for s in model.score_lines([t for t, _ in CLEAR_LINES]):
+        assert 0 <= s.p_cio <= 1 and 0 <= s.p_cto <= 1
+        assert s.p_cio + s.p_cto + s.p_neutral == pytest.approx(1.0)
+
+
+def test_a_line_of_unknown_words_is_neutral(model) -> None:
+    (score,) = model.score_lines(["zzqx wvvk"])
+    assert score.tag == "neutral" and score.evidence == ()
+
+
+def test_evidence_is_the_exact_linear_contribution(model) -> None:
+    text = "Design microservices and APIs for our customer-facing platform"
+    (score,) = model.score_lines([text], evidence=10_000)
+    feats, clf = model.pipeline.named_steps["features"], model.pipeline.named_steps["clf"]
+    classes = list(clf.classes_)
+    logits = clf.decision_function(feats.transform([text]))[0]
+    i_cto, i_cio = classes.index("CTO"), classes.index("CIO")
+    intercept = clf.intercept_[i_cto] - clf.intercept_[i_cio]
+    total = sum(w for _, w in score.evidence) + intercept
+    assert total == pytest.approx(logits[i_cto] - logits[i_cio], abs=1e-3)
+    assert score.evidence[0][1] > 0  # the strongest term pushes towards CTO
+    assert any(term == "microservices" for term, _ in score.evidence)
+
+
+def test_evidence_shows_vietnamese_words_as_written(model) -> None:
+    (score,) = model.score_lines(["Thiết kế kiến trúc hệ thống cho sản phẩm"], evidence=20)
+    terms = [t for t, _ in score.evidence]
+    assert any(t in {"kiến trúc", "sản phẩm"} for t in terms), terms
+
+
+def test_training_is_deterministic() -> None:
+    samples = load_samples()[::3]
+    texts = [s.text for s in samples[:200]]
+    a = train(samples).pipeline.predict_proba(texts)
+    b = train(samples).pipeline.predict_proba(texts)
+    assert np.array_equal(a, b)
+
+
+def _score(tag: str, p_cto: float, p_cio: float) -> LineScore:
+    return LineScore(tag, p_cto, p_cio, 1 - p_cto - p_cio)
+
+
+def test_neutral_lines_do_not_move_the_leaning() -> None:
+    signal = [_score("CTO", 0.8, 0.1), _score("CIO", 0.2, 0.7), _score("CTO", 0.9, 0.05)]
+    noise = [_score("neutral", 0.3, 0.1), _score("neutral", 0.05, 0.4)] * 20
+    assert leaning_of(signal) == leaning_of(signal + noise)
+    assert leaning_of(signal)[0] == "CTO"
+
+
+def test_no_signal_or_a_tie_is_neutral() -> None:
+    assert leaning_of([_score("neutral", 0.1, 0.1)])[0] == "neutral"
+    assert leaning_of([])[0] == "neutral"
+    assert leaning_of([_score("CTO", 0.8, 0.1), _score("CIO", 0.1, 0.8)])[0] == "neutral"
+
+
+def test_posting_leaning_ignores_neutral_lines_end_to_end(model) -> None:
+    duties = "Lead the engineering team\nDesign the product architecture\nRun the IT helpdesk"
+    padding = "\n".join(["Competitive salary", "Lương tháng 13", "Apply by email"] * 10)
+    a, b = classify(duties, model), classify(duties + "\n" + padding, model)
+    assert a.leaning == b.leaning and a.p_cto == pytest.approx(b.p_cto)
+    assert b.counts["neutral"] >= 25
+
+
+def _expected_leanings() -> list[tuple[str, str]]:
+    table = (Path(__file__).parent.parent / "data" / "examples" / "README.md").read_text()
+    return re.findall(r"^\| `([^`]+)` \| [^|]+ \| (CIO|CTO|neutral) \|", table, re.M)
+
+
+def test_the_examples_table_is_complete() -> None:
+    assert len(_expected_leanings()) >= 8
+
+
+@pytest.mark.parametrize(("name", "leaning"), _expected_leanings())
+def test_example_postings_lean_as_expected(model, example, name: str, leaning: str) -> None:
+    assert classify(example(name), model).leaning == leaning
