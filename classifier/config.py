@@ -16,6 +16,7 @@ class Config:
     C: inverse regularisation strength of the logistic regression.
     class_weight: "balanced" or None.
     min_df: minimum document frequency for a feature to be kept.
+    stop_words: drop n-grams made only of English stop words (spaCy's list, minus "it").
     margin: how far the posting's p_cto must sit from 0.5 to lean one way; closer is "neutral".
     """
 
@@ -26,6 +27,7 @@ class Config:
     class_weight: str | None = "balanced"
     min_df: int = 1
     margin: float = 0.1
+    stop_words: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,20 +16,35 @@ if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
 
 
-def _ngrams(grams: list[str], lo: int, hi: int) -> list[str]:
+def _ngrams(grams: list[str], lo: int, hi: int, stop: frozenset[str] = frozenset()) -> list[str]:
     out: list[str] = []
     for n in range(lo, hi + 1):
-        if n == 1:
-            out.extend(grams)
-        else:
-            out.extend(" ".join(grams[i : i + n]) for i in range(len(grams) - n + 1))
+        for i in range(len(grams) - n + 1):
+            window = grams[i : i + n]
+            if not stop or not all(g in stop for g in window):
+                out.append(" ".join(window))
     return out
 
 
-def word_features(text: str, ngrams: tuple[int, int] = (1, 2), accents: str = "fold") -> list[str]:
+_STOP: frozenset[str] | None = None
+
+
+def stop_words() -> frozenset[str]:
+    """Return spaCy's English stop words, minus "it" (which is IT, once case-folded)."""
+    global _STOP
+    if _STOP is None:
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        _STOP = frozenset(STOP_WORDS) - {"it"}
+    return _STOP
+
+
+def word_features(
+    text: str, ngrams: tuple[int, int] = (1, 2), accents: str = "fold", stop: bool = False
+) -> list[str]:
     """Return the word n-gram features of one line (folded; plus accented ones with "both")."""
     toks = tokens(text)
-    feats = _ngrams([t[1] for t in toks], *ngrams)
+    feats = _ngrams([t[1] for t in toks], *ngrams, stop_words() if stop else frozenset())
     if accents == "both":
         accented = [t[0] for t in toks]
         feats.extend("~" + g for g in _ngrams(accented, *ngrams) if not g.isascii())
@@ -68,7 +83,12 @@ def build_pipeline(config: Config) -> Pipeline:
         (
             "word",
             TfidfVectorizer(
-                analyzer=partial(word_features, ngrams=config.word_ngrams, accents=config.accents),
+                analyzer=partial(
+                    word_features,
+                    ngrams=config.word_ngrams,
+                    accents=config.accents,
+                    stop=config.stop_words,
+                ),
                 sublinear_tf=True,
                 min_df=config.min_df,
                 dtype=_float32(),
