@@ -26,7 +26,7 @@ class Config:
     C: float = 10.0
     class_weight: str | None = "balanced"
     min_df: int = 1
-    margin: float = 0.1
+    margin: float = 0.05
     stop_words: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -61,7 +61,7 @@ class Posting:
         }
 
 
-def leaning_of(scores: list[LineScore], margin: float = 0.1) -> tuple[str, float, float]:
+def leaning_of(scores: list[LineScore], margin: float = 0.05) -> tuple[str, float, float]:
     """Return (leaning, p_cto, confidence) from line scores; neutral lines carry no weight.
 
     p_cto is the mean of each signal line's CTO share p_cto / (p_cto + p_cio), weighted by how
