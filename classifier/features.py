@@ -10,7 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from .config import Config
-from .normalize import fold, nfc, tokens
+from .normalize import fold, folded_tokens, nfc, tokens
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -43,11 +43,12 @@ def word_features(
     text: str, ngrams: tuple[int, int] = (1, 2), accents: str = "fold", stop: bool = False
 ) -> list[str]:
     """Return the word n-gram features of one line (folded; plus accented ones with "both")."""
+    stops = stop_words() if stop else frozenset()
+    if accents != "both":
+        return _ngrams(folded_tokens(text), *ngrams, stops)
     toks = tokens(text)
-    feats = _ngrams([t[1] for t in toks], *ngrams, stop_words() if stop else frozenset())
-    if accents == "both":
-        accented = [t[0] for t in toks]
-        feats.extend("~" + g for g in _ngrams(accented, *ngrams) if not g.isascii())
+    feats = _ngrams([t[1] for t in toks], *ngrams, stops)
+    feats.extend("~" + g for g in _ngrams([t[0] for t in toks], *ngrams) if not g.isascii())
     return feats
 
 

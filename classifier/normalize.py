@@ -25,11 +25,28 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-@lru_cache(maxsize=1 << 16)
+def _fold_table() -> dict[int, str]:
+    """Map every precomposed Latin letter with diacritics to its base letter; đ to d."""
+    table = {ord("đ"): "d", ord("Đ"): "d"}
+    for cp in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
+        base = "".join(
+            c for c in unicodedata.normalize("NFD", chr(cp)) if not unicodedata.combining(c)
+        )
+        if base and base != chr(cp):
+            table[cp] = base
+    return table
+
+
+_FOLD = _fold_table()
+
+
 def fold(text: str) -> str:
     """Return case-folded text with Vietnamese (and other) diacritics removed; đ becomes d."""
-    text = unicodedata.normalize("NFC", text).casefold().replace("đ", "d")
-    decomposed = unicodedata.normalize("NFD", text)
+    folded = unicodedata.normalize("NFC", text).casefold().translate(_FOLD)
+    if folded.isascii():
+        return folded
+    # letters outside the table (rare scripts, stray combining marks): the slow, general way
+    decomposed = unicodedata.normalize("NFD", folded)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -70,15 +87,29 @@ def _load_lemma_table() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1 << 18)
+def norm_folded(token: str) -> str:
+    """Return the feature form of a folded token: numbers become <num>, English words lemmas.
+
+    Lemmas apply to the folded form, so "quản" and "quan" always end up the same.
+    """
+    if _NUMBER.fullmatch(token):
+        return "<num>"
+    return lemma(token) if token.isascii() else token
+
+
+@lru_cache(maxsize=1 << 18)
 def normalize_token(token: str) -> tuple[str, str]:
     """Return (accented, folded) forms of one NFC token: case-folded, English-lemmatised."""
     low = token.casefold()
-    if _NUMBER.fullmatch(low):
-        return "<num>", "<num>"
+    folded = norm_folded(fold(low))
     if low.isascii():
-        low = lemma(low)
-        return low, low
-    return low, fold(low)
+        return folded, folded
+    return low, folded
+
+
+def folded_tokens(text: str) -> list[str]:
+    """Return the folded feature tokens of a line: the fast path of `tokens` without offsets."""
+    return [norm_folded(t) for t in _TOKEN.findall(fold(text))]
 
 
 def tokens(text: str) -> list[tuple[str, str, int, int]]:
@@ -92,4 +123,4 @@ def tokens(text: str) -> list[tuple[str, str, int, int]]:
 
 def normalize(text: str) -> str:
     """Return the folded, lemmatised token string of a line (what the word features see)."""
-    return " ".join(folded for _, folded, _, _ in tokens(text))
+    return " ".join(folded_tokens(text))

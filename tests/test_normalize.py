@@ -52,3 +52,20 @@ def test_fold_is_idempotent_and_ascii_for_vietnamese(text: str) -> None:
     letters = "ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ"
     vietnamese = "".join(c for c in text if c in letters)
     assert fold(vietnamese).isascii()
+
+
+def test_fast_tokens_match_the_offset_tokens_on_the_training_data() -> None:
+    from classifier import load_samples
+    from classifier.normalize import folded_tokens, tokens
+
+    for s in load_samples():
+        assert folded_tokens(s.text) == [t[1] for t in tokens(s.text)], s.text
+
+
+@given(
+    st.text(alphabet="aăâbcdđeêghiklmnoôơpqrstuưvxy àáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệ.+#-1 ", max_size=60)
+)
+def test_fast_tokens_match_the_offset_tokens(text: str) -> None:
+    from classifier.normalize import folded_tokens, tokens
+
+    assert folded_tokens(text) == [t[1] for t in tokens(text)]
