@@ -14,8 +14,8 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-# A token: letters/digits, keeping "node.js", "asp.net", "c++", "c#" whole.
-_TOKEN = re.compile(r"[^\W_]+(?:\.(?=[^\W\d_])[^\W_]+)*[+#]*")
+# A token: letters/digits, keeping "node.js", "asp.net", "r&d", "c++", "c#" whole.
+_TOKEN = re.compile(r"[^\W_]+(?:[.&](?=[^\W\d_])[^\W_]+)*[+#]*")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*\+?")
 _VI_LETTERS = set("ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")
 

@@ -69,3 +69,7 @@ def test_fast_tokens_match_the_offset_tokens(text: str) -> None:
     from classifier.normalize import folded_tokens, tokens
 
     assert folded_tokens(text) == [t[1] for t in tokens(text)]
+
+
+def test_ampersand_abbreviations_stay_whole() -> None:
+    assert normalize("R&D and P&L, Sales & Marketing") == "r&d and p&l sale market"
