@@ -22,14 +22,14 @@ from classifier import Config, cross_validate, evaluate_postings, load_samples, 
 BASE = Config()
 CANDIDATES = {
     "word 1-gram": replace(BASE, word_ngrams=(1, 1)),
-    "word 1-2 (default)": BASE,
+    "word 1-2, C=30 (default)": BASE,
     "word 1-3": replace(BASE, word_ngrams=(1, 3)),
     "word 1-2 + accented view": replace(BASE, accents="both"),
     "word 1-2 + char 2-5": replace(BASE, char_ngrams=(2, 5)),
     "word 1-2, no stop words": replace(BASE, stop_words=True),
     "word 1-2, C=1": replace(BASE, C=1.0),
-    "word 1-2, C=3": replace(BASE, C=3.0),
-    "word 1-2, C=30": replace(BASE, C=30.0),
+    "word 1-2, C=10": replace(BASE, C=10.0),
+    "word 1-2, C=100": replace(BASE, C=100.0),
     "word 1-2, unweighted classes": replace(BASE, class_weight=None),
 }
 

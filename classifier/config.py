@@ -23,7 +23,7 @@ class Config:
     word_ngrams: tuple[int, int] = (1, 2)
     accents: str = "fold"
     char_ngrams: tuple[int, int] | None = None
-    C: float = 10.0
+    C: float = 30.0
     class_weight: str | None = "balanced"
     min_df: int = 1
     margin: float = 0.05

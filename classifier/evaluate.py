@@ -59,7 +59,10 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = GROUP_JACCARD
         return i
 
     for i, j, _ in similar_pairs(texts, threshold):
-        parent[find(i)] = find(j)
+        a, b = find(i), find(j)
+        # the smaller index is the root, so group ids do not depend on set iteration order
+        # (string hashing is randomised per process) and the folds are the same every run
+        parent[max(a, b)] = min(a, b)
     return [find(i) for i in range(len(texts))]
 
 

@@ -115,3 +115,25 @@ def test_the_examples_table_is_complete() -> None:
 @pytest.mark.parametrize(("name", "leaning"), _expected_leanings())
 def test_example_postings_lean_as_expected(model, example, name: str, leaning: str) -> None:
     assert classify(example(name), model).leaning == leaning
+
+
+def test_cross_validation_folds_do_not_depend_on_the_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from classifier import load_samples; from classifier.evaluate import "
+        "near_duplicate_groups as g; print(hash(tuple(g([s.text for s in load_samples()]))))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outs) == 1
