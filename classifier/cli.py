@@ -21,7 +21,6 @@ from . import (
     load_model,
     load_samples,
     read_postings,
-    train_default,
 )
 
 TAG_COLOURS = {"CIO": "cyan", "CTO": "magenta", "neutral": None}
@@ -212,24 +211,6 @@ def render_postings_report(by_lang: dict[str, Any]) -> str:
             f"  {recall:17} {pred}"
         )
     return "\n".join(out)
-
-
-@main.command("train")
-@click.option("--name", default="default", show_default=True, help="Model name under models/.")
-@click.option("--folds", default=5, show_default=True, type=click.IntRange(0, 20),
-              help="Cross-validation folds for the card's metrics (0: skip).")  # fmt: skip
-def train_cmd(name: str, folds: int) -> None:
-    """Train a model on the built-in data in data/ and save it under models/NAME."""
-    click.echo(f"Training {name!r} on data/ ...", err=True)
-    model, path = train_default(name=name, folds=folds if folds > 1 else 0)
-    metrics = model.card.get("metrics", {}).get("overall")
-    if metrics:
-        click.echo(
-            f"cross-validated macro-F1 {metrics['macro_f1']:.3f}, "
-            f"accuracy {metrics['accuracy']:.3f}",
-            err=True,
-        )
-    click.echo(f"Saved {path}")
 
 
 def _register_commands() -> None:

@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,32 +68,65 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def save_model(model: Model, name: str | None = None, root: Path | None = None) -> Path:
-    """Write the model under root/NAME atomically and return its directory."""
+def save_model(
+    model: Model,
+    name: str | None = None,
+    root: Path | None = None,
+    extra_files: Mapping[str, bytes] | None = None,
+) -> Path:
+    """Write the model under root/NAME atomically and return its directory.
+
+    `extra_files` ({file name: bytes}) are written beside the model, and their sha256 go into
+    the card under "files". Until the final rename nothing outside a temporary folder changes,
+    and if anything fails after it an existing model of that name is put back.
+    """
     import joblib
 
     root = root or models_dir()
     name = check_name(name or model.name)
+    extra = dict(extra_files or {})
+    for file in extra:
+        if file in {MODEL_FILE, CARD_FILE} or not _NAME.match(file):
+            raise ClassifierError(f"bad extra file name {file!r} for a model directory")
     root.mkdir(parents=True, exist_ok=True)
     final = root / name
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-{name}-"))
+    old: Path | None = None
     try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a model is not a secret
         joblib.dump(model.pipeline, tmp / MODEL_FILE, compress=3)
+        for file, data in extra.items():
+            (tmp / file).write_bytes(data)
         digest = sha256_file(tmp / MODEL_FILE)
         card = dict(model.card, name=name, format=FORMAT, model_sha256=digest)
+        if extra:
+            card["files"] = {file: hashlib.sha256(data).hexdigest() for file, data in extra.items()}
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n")
-        old = None
+        _fsync_tree(tmp)
         if final.exists():
-            old = root / f".old-{name}-{os.getpid()}"
+            # renaming over an empty directory is allowed; the unique name never collides
+            old = Path(tempfile.mkdtemp(dir=root, prefix=f".old-{name}-"))
             os.replace(final, old)
         os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
+        if old is not None:
+            if not final.exists():  # stopped between the two renames: put the old model back
+                os.replace(old, final)
+            else:  # stopped before the first: old is still the empty placeholder
+                shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     model.card = card
     return final
+
+
+def _fsync_tree(directory: Path) -> None:
+    """Flush a folder's files to disk, so a power cut cannot leave a renamed-in empty file."""
+    for path in directory.iterdir():
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())
 
 
 def read_card(directory: Path) -> dict[str, Any]:
