@@ -8,7 +8,7 @@ DATA   := $(wildcard data/*.csv)
 MODEL  := models/default/card.json
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo model test lint typecheck pytest eval eval-external bench clean
+.PHONY: help setup demo model test lint typecheck pytest browser eval eval-external bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,8 +38,11 @@ lint: setup ## ruff check + format check (never rewrites)
 typecheck: setup ## mypy on the package
 	$(BIN)/mypy classifier
 
-pytest: setup ## the test suite only
-	$(BIN)/pytest
+browser: ## install Debian's chromium for the browser test, if it is missing (as root)
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
+
+pytest: setup browser ## the test suite only (the browser test must run, not skip)
+	CIOCTO_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 test: lint typecheck pytest ## linters, type check and the whole test suite
 
@@ -49,6 +52,10 @@ eval: setup ## grouped cross-validation of the line model on data/
 eval-external: setup model ## score labelled postings: make eval-external EVAL=path.jsonl
 	@test -n "$(EVAL)" || { echo "usage: make eval-external EVAL=path/to/postings.jsonl"; exit 2; }
 	$(BIN)/ciocto evaluate --postings $(EVAL)
+
+bench: setup model ## batch scoring benchmark vs fastText (SIZE=20000 listings; ~5-10 min)
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python bench/batch_bench.py --size $(or $(SIZE),20000)
 
 clean: ## remove the venv and caches (models stay)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,702 @@
+"""The local web page and its JSON API: paste a posting and see every line coloured.
+
+`create_app()` returns a Starlette app; `ciocto serve` runs it with uvicorn on 127.0.0.1.
+The model is loaded once per process (the one given, or the active model on first use).
+Every request body is read with a size cap, every malformed request gets a 4xx with a
+sentence saying what to send instead, and no part of a request names a file on disk: the page
+is three files read from the package.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import re
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .batch import RESULT_COLUMNS, ScoreOptions, score_table
+from .errors import BadInput, ClassifierError, ModelIntegrityError, ModelNotFound
+from .model import Model
+from .posting import classify
+from .store import load_model
+from .tableio import open_table
+from .textio import check_text, decode
+
+MAX_TEXT_BYTES = 1_000_000  # pasted posting, UTF-8
+MAX_UPLOAD_BYTES = 20_000_000  # CSV upload
+MAX_ROWS = 5_000  # CSV rows per upload; bigger files belong to `ciocto score`
+MAX_EVIDENCE = 20
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+_STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.css": ("app.css", "text/css; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+}
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class TooLarge(ClassifierError):
+    """A request is over one of the server's size limits (answered with 413)."""
+
+
+class Unsupported(ClassifierError):
+    """A request body of a content type the endpoint does not take (answered with 415)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The server's caps; every one is answered with 413 and a sentence naming it."""
+
+    text_bytes: int = MAX_TEXT_BYTES
+    upload_bytes: int = MAX_UPLOAD_BYTES
+    rows: int = MAX_ROWS
+
+    def to_dict(self) -> dict[str, int]:
+        return {"text_bytes": self.text_bytes, "upload_bytes": self.upload_bytes, "rows": self.rows}
+
+
+@dataclass(frozen=True)
+class ScoredCsv:
+    """A scored CSV: its bytes, how many rows it had and how many of them failed."""
+
+    data: bytes
+    rows: int
+    errors: int
+    text_column: str
+
+
+# --- CSV scoring: the batch scorer's own code path, on an upload held in memory ---
+
+
+def score_csv(
+    data: bytes,
+    model: Model,
+    text_column: str | None = None,
+    max_rows: int = MAX_ROWS,
+    name: str = "the CSV",
+    prefix: str = "",
+    encoding: str | None = None,
+) -> ScoredCsv:
+    """Return the upload scored exactly as `ciocto score` scores it, as CSV bytes.
+
+    Every row is kept with its columns, plus the batch scorer's result columns; a row that
+    cannot be scored has its `error` set. The text column is guessed when not given. The output
+    starts with a UTF-8 BOM when the upload had a byte-order mark (Excel). The encoding is
+    detected (UTF-8, UTF-16 with BOM, cp1258, cp1252) unless given. `name` only labels
+    messages; the upload never touches a path the client chose.
+    """
+
+    def upload() -> io.BytesIO:
+        stream = io.BytesIO(data)
+        stream.name = name
+        return stream
+
+    try:
+        with open_table(upload(), encoding=encoding) as table:
+            if len(table.peek(max_rows + 1)) > max_rows:
+                raise TooLarge(
+                    f"{name} has more than {max_rows:,} rows; the web page scores at most "
+                    f"{max_rows:,} at a time (use `ciocto score` for bigger files)"
+                )
+        options = ScoreOptions(
+            text_columns=(text_column,) if text_column else (),
+            output_format="csv",
+            bom=data.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)),
+            prefix=prefix,
+            encoding=encoding,
+        )
+        # The batch scorer writes atomically to a file: here, a private temporary folder.
+        with tempfile.TemporaryDirectory(prefix="ciocto-web-") as folder:
+            out = Path(folder) / "scored.csv"
+            summary = score_table(upload(), out, options, model=model, jobs=1)
+            scored = out.read_bytes()
+    except BadInput as e:
+        raise BadInput(_for_the_web(str(e))) from None
+    return ScoredCsv(scored, summary.rows, summary.errors, ", ".join(summary.text_columns))
+
+
+def _for_the_web(message: str) -> str:
+    """Return a batch scorer message with its command-line options named as request fields."""
+    for option, field in (
+        ("--text-column", "text_column"),
+        ("--prefix", "prefix"),
+        ("--encoding", "encoding"),
+    ):
+        message = message.replace(option, field)
+    return message
+
+
+# --- the app ---
+
+
+def create_app(
+    model: Model | None = None,
+    *,
+    model_ref: str | None = None,
+    trust_model: bool = False,
+    limits: Limits | None = None,
+    allowed_hosts: list[str] | None = None,
+) -> Starlette:
+    """Return the web app: the page at /, the JSON API under /api.
+
+    With no `model`, the model `model_ref` (default: the active one) is loaded on the first
+    request that needs it, once per process. `allowed_hosts` restricts the Host header (what
+    `ciocto serve` does on loopback, against DNS rebinding); None accepts any.
+    """
+    limits = limits or Limits()
+    lock = threading.Lock()  # one scoring at a time: spaCy and the pipeline are shared state
+    state: dict[str, Model] = {}
+    if model is not None:
+        state["model"] = model
+
+    def get_model() -> Model:
+        with lock:
+            if "model" not in state:
+                state["model"] = load_model(model_ref, trust=trust_model)
+            return state["model"]
+
+    def run_classify(text: str, evidence: int) -> dict[str, Any]:
+        m = get_model()
+        with lock:
+            return classify(text, m, evidence=evidence).to_dict()
+
+    def run_score(upload: Upload) -> ScoredCsv:
+        m = get_model()
+        with lock:
+            return score_csv(
+                upload.data,
+                m,
+                upload.text_column,
+                limits.rows,
+                name=_download_name(upload.filename, ""),
+                prefix=upload.prefix,
+                encoding=upload.encoding,
+            )
+
+    async def page(request: Request) -> Response:
+        name, media = _STATIC[request.url.path]
+        return Response(_static_file(name), media_type=media, headers=_SECURITY_HEADERS)
+
+    async def info(request: Request) -> Response:
+        m = await run_in_threadpool(get_model)
+        card = m.card
+        return JSONResponse(
+            {
+                "model": {"name": m.name, "created": str(card.get("created", ""))},
+                "margin": m.config.margin,
+                "limits": limits.to_dict(),
+            }
+        )
+
+    async def api_classify(request: Request) -> Response:
+        body = await read_body(request, 2 * limits.text_bytes + 65_536, _too_big_text(limits))
+        text, evidence = _classify_request(request.headers.get("content-type", ""), body)
+        size = _utf8_size(text)
+        if size > limits.text_bytes:
+            raise TooLarge(
+                f"the posting is {size_text(size)}; the page takes at most "
+                f"{size_text(limits.text_bytes)} of text (use `ciocto score` for many postings)"
+            )
+        check_text(text, "the posting")  # so an empty paste is named as such
+        return JSONResponse(await run_in_threadpool(run_classify, text, evidence))
+
+    async def api_score(request: Request) -> Response:
+        upload = await _score_request(request, limits)
+        scored = await run_in_threadpool(run_score, upload)
+        return Response(
+            scored.data,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{_download_name(upload.filename)}"',
+                "X-Ciocto-Rows": str(scored.rows),
+                "X-Ciocto-Errors": str(scored.errors),
+                "X-Ciocto-Text-Column": _header_safe(scored.text_column),
+            },
+        )
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_spec(limits))
+
+    routes = [Route(path, page, methods=["GET"]) for path in _STATIC]
+    routes += [
+        Route("/api/info", info, methods=["GET"]),
+        Route("/api/classify", api_classify, methods=["POST"]),
+        Route("/api/score", api_score, methods=["POST"]),
+        Route("/api/openapi.json", openapi, methods=["GET"]),
+    ]
+    middleware = []
+    if allowed_hosts is not None:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            HTTPException: _http_error,
+            ClassifierError: _classifier_error,
+            ClientDisconnect: _disconnected,
+            Exception: _server_error,
+        },
+    )
+
+
+async def read_body(request: Request, limit: int, message: str) -> bytes:
+    """Return the request body, or raise TooLarge as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(message)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(message)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def size_text(n: int) -> str:
+    """Return a byte count the way a person says it: 1.0 MB, 3 kB, 500 bytes."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f} MB"
+    return f"{n / 1e3:.0f} kB" if n >= 1_000 else f"{n} bytes"
+
+
+def _too_big_text(limits: Limits) -> str:
+    return (
+        "the request is too large: a posting may be at most "
+        f"{size_text(limits.text_bytes)} of text (use `ciocto score` for many postings)"
+    )
+
+
+def _classify_request(content_type: str, body: bytes) -> tuple[str, int]:
+    """Return (text, evidence) from a JSON or plain-text classify request."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == "text/plain":
+        return decode(body, "the request body"), 5
+    if media not in ("", "application/json") and not media.endswith("+json"):
+        raise Unsupported(
+            f'cannot read a {media} body: send JSON {{"text": "..."}} with Content-Type '
+            "application/json, or the posting itself as text/plain"
+        )
+    try:
+        payload = json.loads(body)
+    except UnicodeDecodeError:
+        raise BadInput("the request body is not UTF-8 JSON") from None
+    except ValueError as e:
+        raise BadInput(
+            f'the request body is not valid JSON ({e}); send {{"text": "..."}}'
+        ) from None
+    if not isinstance(payload, dict):
+        raise BadInput('send a JSON object: {"text": "the posting"}')
+    unknown = sorted(set(payload) - {"text", "evidence"})
+    if unknown:
+        raise BadInput(f"unknown field {unknown[0]!r}; the fields are: text, evidence")
+    text = payload.get("text")
+    if not isinstance(text, str):
+        raise BadInput('"text" is missing or not a string: send {"text": "the posting"}')
+    evidence = payload.get("evidence", 5)
+    if isinstance(evidence, bool) or not isinstance(evidence, int):
+        raise BadInput(f'"evidence" must be a whole number from 0 to {MAX_EVIDENCE}')
+    if not 0 <= evidence <= MAX_EVIDENCE:
+        raise BadInput(f'"evidence" must be from 0 to {MAX_EVIDENCE}, not {evidence}')
+    return text, evidence
+
+
+def _utf8_size(text: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as e:
+        raise BadInput(
+            f"the text has invalid Unicode at character {e.start} (a lone surrogate)"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A score request: the table's bytes and the fields that came with it."""
+
+    data: bytes
+    text_column: str | None = None
+    filename: str = ""
+    prefix: str = ""
+    encoding: str | None = None
+
+
+async def _score_request(request: Request, limits: Limits) -> Upload:
+    """Return the upload and its fields from a multipart form or a raw text/csv body."""
+    message = (
+        f"the upload is too large: at most {size_text(limits.upload_bytes)} "
+        "(start the server with a larger --max-upload-mb, or use `ciocto score`)"
+    )
+    # multipart framing adds a little beside the file itself
+    body = await read_body(request, limits.upload_bytes + 65_536, message)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    fields = {k: request.query_params.get(k, "").strip() for k in _SCORE_FIELDS}
+    if media == "multipart/form-data":
+        replay = Request(request.scope, receive=_replay(body))
+        try:
+            form = await replay.form(max_files=1, max_fields=10)
+        except HTTPException:
+            raise
+        except Exception as e:  # the multipart parser's own errors vary by version
+            raise BadInput(f"the upload is not a readable multipart form: {e}") from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise BadInput('the form has no file: send the CSV in a field named "file"')
+        data = await upload.read()
+        await form.close()
+        if len(data) > limits.upload_bytes:
+            raise TooLarge(message)
+        for key in fields:
+            value = form.get(key)
+            if isinstance(value, str) and value.strip():
+                fields[key] = value.strip()
+        return _upload(data, fields, upload.filename or "")
+    if media in ("text/csv", "text/plain", "application/csv", "application/octet-stream"):
+        return _upload(body, fields, "")
+    raise Unsupported(
+        'send the CSV as multipart/form-data (a field named "file", and optionally '
+        '"text_column") or as a text/csv body with ?text_column=NAME'
+    )
+
+
+def _upload(data: bytes, fields: dict[str, str], filename: str) -> Upload:
+    prefix = fields["prefix"]
+    if len(prefix) > 40 or any(not (c.isalnum() or c in "_-. ") for c in prefix):
+        raise BadInput("prefix must be at most 40 letters, digits, '_', '-' or '.'")
+    return Upload(data, fields["text_column"] or None, filename, prefix, fields["encoding"] or None)
+
+
+def _replay(body: bytes) -> Callable[[], Any]:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _download_name(client_name: str, suffix: str = "-scored.csv") -> str:
+    """Return a safe name from the client's file name: a label, never opened as a path.
+
+    With the default suffix it names the download; with "" it names the upload in messages
+    (keeping its extension, which tells the batch scorer CSV from TSV or JSON Lines).
+    """
+    base = Path(client_name.replace("\\", "/")).name
+    if suffix:
+        base = re.sub(r"\.(csv|tsv|txt|jsonl)$", "", base, flags=re.IGNORECASE)
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._")[:80]
+    return f"{base}{suffix}" if base else f"listings{suffix}" if suffix else "the CSV"
+
+
+def _header_safe(value: str) -> str:
+    return value.encode("ascii", "backslashreplace").decode("ascii").replace("\n", " ")[:200]
+
+
+def _static_file(name: str) -> bytes:
+    return resources.files("classifier").joinpath("static", name).read_bytes()
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {
+        404: f"nothing at {request.url.path}; the page is at / and the API under /api "
+        "(see /api/openapi.json)",
+        405: f"{request.method} is not allowed on {request.url.path}",
+    }
+    return _error(exc.status_code, messages.get(exc.status_code, str(exc.detail)))
+
+
+async def _classifier_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, TooLarge):
+        return _error(413, str(exc))
+    if isinstance(exc, Unsupported):
+        return _error(415, str(exc))
+    if isinstance(exc, ModelNotFound | ModelIntegrityError):
+        return _error(503, f"the server has no usable model: {exc}")
+    return _error(400, str(exc))
+
+
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    return _error(400, "the client closed the connection before the request was read")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # No traceback to the client; uvicorn logs it on the server's terminal.
+    return _error(500, "the server failed on this request; its log says why")
+
+
+# --- serving ---
+
+
+def bind(host: str = "127.0.0.1", port: int = 8000) -> socket.socket:
+    """Return a listening socket on host:port (port 0 picks a free one)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as e:
+        raise ClassifierError(f"cannot use host {host!r}: {e.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        raise ClassifierError(
+            f"cannot listen on {host}:{port}: {e.strerror}; pass another --port"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """Return the http:// address a listening socket serves."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def serve(app: Starlette, sock: socket.socket, log_level: str = "info") -> None:
+    """Serve the app on an already bound socket until Ctrl-C."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level=log_level, server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def allowed_hosts_for(host: str) -> list[str] | None:
+    """Return the Host headers to accept: only loopback names when bound to loopback."""
+    return list(LOOPBACK_HOSTS) if host in LOOPBACK_HOSTS or host.startswith("127.") else None
+
+
+# --- the API's description ---
+
+
+def openapi_spec(limits: Limits | None = None) -> dict[str, Any]:
+    """Return the OpenAPI 3.1 description of the JSON API."""
+    limits = limits or Limits()
+    error = {"$ref": "#/components/schemas/Error"}
+
+    def err(description: str) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {"schema": error}}}
+
+    number = {"type": "number", "minimum": 0, "maximum": 1}
+    tag = {"type": "string", "enum": ["CIO", "CTO", "neutral"]}
+    line = {
+        "type": "object",
+        "required": ["n", "text", "tag", "p_cto", "p_cio", "p_neutral", "evidence"],
+        "properties": {
+            "n": {"type": "integer", "description": "1-based line number in the posting"},
+            "text": {"type": "string"},
+            "tag": tag,
+            "p_cto": number,
+            "p_cio": number,
+            "p_neutral": number,
+            "evidence": {
+                "type": "array",
+                "description": "[term, weight]: weight > 0 pushes towards CTO, < 0 towards CIO",
+                "items": {
+                    "type": "array",
+                    "prefixItems": [{"type": "string"}, {"type": "number"}],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+        },
+    }
+    side = {"type": "object", "required": ["CIO", "CTO"]}
+    posting = {
+        "type": "object",
+        "description": "Exactly what `ciocto classify --format json` prints.",
+        "required": [
+            "leaning",
+            "p_cto",
+            "confidence",
+            "counts",
+            "lines",
+            "strongest",
+            "strongest_text",
+            "model",
+        ],
+        "properties": {
+            "leaning": tag,
+            "p_cto": number,
+            "confidence": number,
+            "counts": {
+                "type": "object",
+                "required": ["CIO", "CTO", "neutral"],
+                "additionalProperties": {"type": "integer"},
+            },
+            "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
+            "strongest": dict(side, additionalProperties={"type": ["integer", "null"]}),
+            "strongest_text": dict(side, additionalProperties={"type": ["string", "null"]}),
+            "model": {
+                "type": "object",
+                "required": ["name", "created"],
+                "properties": {"name": {"type": "string"}, "created": {"type": "string"}},
+            },
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ciocto",
+            "version": _version(),
+            "description": "Tag every line of a job posting as CIO-like, CTO-like or neutral.",
+        },
+        "paths": {
+            "/api/classify": {
+                "post": {
+                    "summary": "Classify one posting",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["text"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "text": {
+                                            "type": "string",
+                                            "description": f"at most {limits.text_bytes} bytes",
+                                        },
+                                        "evidence": {
+                                            "type": "integer",
+                                            "minimum": 0,
+                                            "maximum": MAX_EVIDENCE,
+                                            "default": 5,
+                                        },
+                                    },
+                                }
+                            },
+                            "text/plain": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "every line tagged, and the posting's leaning",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Posting"}
+                                }
+                            },
+                        },
+                        "400": err("not a usable posting or request"),
+                        "413": err("over the text limit"),
+                        "415": err("neither JSON nor plain text"),
+                        "503": err("no trained model"),
+                    },
+                }
+            },
+            "/api/score": {
+                "post": {
+                    "summary": "Score a CSV of listings; the CSV comes back with leaning columns",
+                    "parameters": [
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                            "description": description,
+                        }
+                        for name, description in _SCORE_FIELDS.items()
+                    ],  # fmt: skip
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["file"],
+                                    "properties": {
+                                        "file": {"type": "string", "contentMediaType": "text/csv"},
+                                        **{k: {"type": "string"} for k in _SCORE_FIELDS},
+                                    },
+                                }
+                            },
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "every input row and column, plus "
+                            + ", ".join(RESULT_COLUMNS),
+                            "content": {"text/csv": {"schema": {"type": "string"}}},
+                        },
+                        "400": err("not a readable CSV, or no such column"),
+                        "413": err(f"over {limits.upload_bytes} bytes or {limits.rows} rows"),
+                        "415": err("neither multipart/form-data nor text/csv"),
+                        "503": err("no trained model"),
+                    },
+                }
+            },
+            "/api/info": {
+                "get": {
+                    "summary": "The model in use and the server's limits",
+                    "responses": {"200": {"description": "model name, margin and limits"}},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Posting": posting,
+                "Line": line,
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "status"],
+                    "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+                },
+            }
+        },
+    }
+
+
+_SCORE_FIELDS = {
+    "text_column": "the column with the posting text (guessed when one obviously is)",
+    "prefix": "put before the added column names, for a table that already has them",
+    "encoding": "the table's encoding (detected when not given: UTF-8, UTF-16, cp1258, cp1252)",
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ciocto")
+    except PackageNotFoundError:
+        return "0"
