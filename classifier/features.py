@@ -19,10 +19,16 @@ if TYPE_CHECKING:
 def _ngrams(grams: list[str], lo: int, hi: int, stop: frozenset[str] = frozenset()) -> list[str]:
     out: list[str] = []
     for n in range(lo, hi + 1):
-        for i in range(len(grams) - n + 1):
-            window = grams[i : i + n]
-            if not stop or not all(g in stop for g in window):
-                out.append(" ".join(window))
+        # unigrams and (without stop words) bigrams are the hot path: build them in one pass
+        if n == 1:
+            out.extend([g for g in grams if g not in stop] if stop else grams)
+        elif n == 2 and not stop:
+            out.extend([a + " " + b for a, b in zip(grams, grams[1:], strict=False)])
+        else:
+            for i in range(len(grams) - n + 1):
+                window = grams[i : i + n]
+                if not stop or not all(g in stop for g in window):
+                    out.append(" ".join(window))
     return out
 
 
@@ -80,10 +86,12 @@ def build_pipeline(config: Config) -> Pipeline:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
+    from .vectorize import LineTfidf
+
     parts = [
         (
             "word",
-            TfidfVectorizer(
+            LineTfidf(
                 analyzer=partial(
                     word_features,
                     ngrams=config.word_ngrams,

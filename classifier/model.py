@@ -35,6 +35,7 @@ class Model:
     pipeline: Pipeline
     card: dict[str, Any]
     _names: Any = field(default=None, repr=False)
+    _config: Config | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -42,7 +43,9 @@ class Model:
 
     @property
     def config(self) -> Config:
-        return Config.from_dict(self.card.get("config", {}))
+        if self._config is None:  # parsed once: postings ask for it one by one
+            self._config = Config.from_dict(self.card.get("config", {}))
+        return self._config
 
     def score_lines(self, texts: Sequence[str], evidence: int = 5) -> list[LineScore]:
         """Return one LineScore per text; `evidence` is how many terms to keep per line."""
@@ -50,9 +53,13 @@ class Model:
             return []
         import numpy as np
 
+        # Postings repeat lines ("Job description", "Competitive salary"): score each once.
+        first: dict[str, int] = {}
+        where = [first.setdefault(t, len(first)) for t in texts]
+        unique = list(first)
         feats = self.pipeline.named_steps["features"]
         clf = self.pipeline.named_steps["clf"]
-        X = feats.transform(list(texts)).tocsr()
+        X = feats.transform(unique).tocsr()
         proba = clf.predict_proba(X)
         classes = list(clf.classes_)
         i_cio, i_cto, i_neu = (classes.index(c) for c in LABELS)
@@ -62,21 +69,16 @@ class Model:
         proba[empty, i_neu] = 1.0
         tags = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
         direction = clf.coef_[i_cto] - clf.coef_[i_cio] if evidence else None
-        out = []
-        for r, text in enumerate(texts):
+        scores = []
+        for r, text in enumerate(unique):
             ev: tuple[tuple[str, float], ...] = ()
             if direction is not None and not empty[r]:
                 ev = self._evidence(text, X, r, direction, evidence)
-            out.append(
-                LineScore(
-                    str(tags[r]),
-                    float(proba[r, i_cto]),
-                    float(proba[r, i_cio]),
-                    float(proba[r, i_neu]),
-                    ev,
-                )
+            p = proba[r]
+            scores.append(
+                LineScore(str(tags[r]), float(p[i_cto]), float(p[i_cio]), float(p[i_neu]), ev)
             )
-        return out
+        return [scores[u] for u in where]
 
     def _evidence(
         self, text: str, X: Any, r: int, direction: np.ndarray, k: int

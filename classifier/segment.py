@@ -15,6 +15,7 @@ from typing import Any
 MAX_SENTENCE_CHARS = 250  # longer pieces are split into sentences with spaCy
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+_WORD = re.compile(r"[^\W_]")  # a letter or digit: what str.isalnum() accepts
 # end of a sentence glued to the next one: "CNTT.Thực hiện", "things.**Advanced"
 _GLUED = re.compile(r"(?<=\w)[.!?;](?=\**[^\W\d_][^\W\d_])")
 _INLINE_BULLETS = re.compile(r"(?<=\S)\s*(?:[•●▪◦■□➢►✓✔❖]|-\t)\s*")
@@ -47,6 +48,8 @@ def segment(text: str) -> list[Line]:
     blocks = _html_blocks(text) if _HTML_HINT.search(text) else _text_blocks(text)
     lines: list[Line] = []
     for n, block in blocks:
+        if not _WORD.search(block):  # blank or decoration only ("-----")
+            continue
         for piece in _INLINE_BULLETS.split(block):
             for sentence in _split_glued(piece):
                 lines.extend(_finish(n, s) for s in _split_long(sentence))
@@ -66,7 +69,7 @@ def _finish(n: int, piece: str) -> Line:
 
 
 def _has_word(s: str) -> bool:
-    return any(c.isalnum() for c in s)
+    return _WORD.search(s) is not None
 
 
 def _split_glued(piece: str) -> list[str]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import re
 
 from .errors import BadInput
 
 MAX_POSTING_CHARS = 2_000_000
 MAX_LINE_CHARS = 100_000
+# control characters other than \t \n \v \f \r (9-13): a count of them flags binary data
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 
 def decode(data: bytes, source: str = "input", encoding: str | None = None) -> str:
@@ -45,8 +48,9 @@ def check_text(text: str, source: str = "input") -> str:
             f"{source} has {len(text):,} characters; a posting is at most "
             f"{MAX_POSTING_CHARS:,} (for many postings use `ciocto score`)"
         )
-    bad = sum(1 for c in text[:10_000] if ord(c) < 32 and c not in "\t\n\r\f\v")
-    if bad > max(3, len(text[:10_000]) // 100):
+    head = text[:10_000]
+    bad = len(_CONTROL.findall(head))
+    if bad > max(3, len(head) // 100):
         raise BadInput(f"{source} looks like binary data, not a job description")
     longest = max(len(line) for line in text.splitlines() or [""])
     if longest > MAX_LINE_CHARS:

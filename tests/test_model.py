@@ -137,3 +137,20 @@ def test_cross_validation_folds_do_not_depend_on_the_hash_seed() -> None:
         for seed in ("1", "2")
     }
     assert len(outs) == 1
+
+
+def test_the_fast_vectoriser_equals_scikit_learns(model) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = model.pipeline.named_steps["features"].transformer_list[0][1]
+    texts = [s.text for s in load_samples()[::7]] + ["", "zzqx", "R&D R&D r&d", "Lead lead LEAD"]
+    ours = vec.transform(texts)
+    theirs = TfidfVectorizer.transform(vec, texts)
+    assert (ours != theirs).nnz == 0
+    assert np.array_equal(ours.indices, theirs.indices) and ours.dtype == theirs.dtype
+
+
+def test_repeated_lines_score_as_they_do_alone(model) -> None:
+    texts = ["Run the IT helpdesk", "Lead the engineering team", "Run the IT helpdesk"]
+    together = model.score_lines(texts)
+    assert together == [model.score_lines([t])[0] for t in texts]
