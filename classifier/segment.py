@@ -1,7 +1,7 @@
 """Split a posting into the lines a reader sees: plain text, bullets, HTML, run-on sentences.
 
 Real postings arrive as plain text, as HTML from a careers page, or as a scrape that lost its
-line breaks ("...dự án CNTT.Thực hiện...", "Yêu cầu:-\tTối thiểu..."). Each is turned into
+line breaks ("...bảo trì máy chủ.Lập báo cáo...", "Kinh nghiệm:-\tTừ 6 năm..."). Each is turned into
 `Line`s that keep their source line number; no visible word is dropped.
 """
 
@@ -16,7 +16,7 @@ MAX_SENTENCE_CHARS = 250  # longer pieces are split into sentences with spaCy
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _WORD = re.compile(r"[^\W_]")  # a letter or digit: what str.isalnum() accepts
-# end of a sentence glued to the next one: "CNTT.Thực hiện", "things.**Advanced"
+# end of a sentence glued to the next one: "máy chủ.Lập báo cáo", "kết nối.**Hỗ trợ"
 _GLUED = re.compile(r"(?<=\w)[.!?;](?=\**[^\W\d_][^\W\d_])")
 _INLINE_BULLETS = re.compile(r"(?<=\S)\s*(?:[•●▪◦■□➢►✓✔❖]|-\t)\s*")
 _LEADING_BULLET = re.compile(
