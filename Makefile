@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create .venv and install ciocto with its dev extras
 
 $(MODEL): $(STAMP) $(DATA)
-	$(BIN)/ciocto train --name default
+	$(BIN)/ciocto train --name default --force  # data/ defines default: rebuild it when data/ changes
 
 model: $(MODEL) ## train models/default from data/ (only when missing or data changed)
 

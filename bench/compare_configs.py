@@ -15,9 +15,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 
 from classifier import Config, cross_validate, evaluate_postings, load_samples, read_postings, train
+from classifier.features import build_pipeline
 
 BASE = Config()
 CANDIDATES = {
@@ -34,12 +40,55 @@ CANDIDATES = {
 }
 
 
+class TwoStage(ClassifierMixin, BaseEstimator):
+    """A neutral-vs-signal gate, then CIO-vs-CTO on signal lines: the other class set."""
+
+    def __init__(self, C: float = 30.0) -> None:
+        self.C = C
+
+    def fit(self, X, y):
+        y = np.asarray(y)
+        lr = dict(C=self.C, class_weight="balanced", max_iter=5000, random_state=0)
+        self.gate_ = LogisticRegression(**lr).fit(X, y == "neutral")
+        signal = y != "neutral"
+        self.side_ = LogisticRegression(**lr).fit(X[signal], y[signal])
+        self.classes_ = np.array(["CIO", "CTO", "neutral"])
+        return self
+
+    def predict_proba(self, X):
+        p_neutral = self.gate_.predict_proba(X)[:, list(self.gate_.classes_).index(True)]
+        p_cto = self.side_.predict_proba(X)[:, list(self.side_.classes_).index("CTO")]
+        return np.column_stack([(1 - p_neutral) * (1 - p_cto), (1 - p_neutral) * p_cto, p_neutral])
+
+
+def with_classifier(make_clf):
+    """Return a pipeline factory: the product's features, another classifier on top."""
+
+    def make(config: Config) -> Pipeline:
+        features = build_pipeline(config).named_steps["features"]
+        return Pipeline([("features", features), ("clf", make_clf(config))])
+
+    return make
+
+
+ALTERNATIVES = {
+    "two-stage: neutral gate, then CIO vs CTO": with_classifier(lambda c: TwoStage(C=c.C)),
+    "3-class, sigmoid-calibrated (3-fold)": with_classifier(
+        lambda c: CalibratedClassifierCV(
+            LogisticRegression(C=c.C, class_weight="balanced", max_iter=5000, random_state=0),
+            method="sigmoid",
+            cv=3,
+        )
+    ),
+}
+
+
 def run(name: str, config: Config, samples, postings) -> dict:
     t = time.perf_counter()
-    report = cross_validate(samples, config, folds=5)
+    report = cross_validate(samples, config, folds=5, make_pipeline=ALTERNATIVES.get(name))
     row = {"name": name, "cv_s": time.perf_counter() - t, "overall": report["overall"]}
     row.update(report["slices"])
-    if postings:
+    if postings and name not in ALTERNATIVES:
         row["postings"] = evaluate_postings(postings, train(samples, config))
     return row
 
@@ -51,21 +100,22 @@ def main() -> None:
     args = parser.parse_args()
     samples = load_samples()
     postings = read_postings(args.postings) if args.postings else None
-    chosen = {k: v for k, v in CANDIDATES.items() if not args.only or k in args.only}
+    candidates = {**CANDIDATES, **{name: BASE for name in ALTERNATIVES}}
+    chosen = {k: v for k, v in candidates.items() if not args.only or k in args.only}
     rows = Parallel(n_jobs=2)(delayed(run)(k, v, samples, postings) for k, v in chosen.items())
-    head = f"{'config':28}{'F1 all':>7}{'en':>7}{'vi':>7}{'unacc':>7}{'mixed':>7}{'ECE':>7}"
+    head = f"{'config':42}{'F1 all':>7}{'en':>7}{'vi':>7}{'unacc':>7}{'mixed':>7}{'ECE':>7}"
     if postings:
         head += f"{'post en':>9}{'post vi':>9}"
     print(f"{len(samples)} lines, grouped 5-fold CV (line macro-F1)")
     print(head)
     for r in rows:
-        line = f"{r['name']:28}{r['overall']['macro_f1']:7.3f}"
+        line = f"{r['name']:42}{r['overall']['macro_f1']:7.3f}"
         for key in ("lang=en", "lang=vi", "variant=unaccented", "variant=mixed"):
             line += f"{r[key]['macro_f1']:7.3f}" if key in r else f"{'-':>7}"
         line += f"{r['overall']['ece']:7.3f}"
         if postings:
             for lang in ("en", "vi"):
-                m = r["postings"].get(lang)
+                m = r.get("postings", {}).get(lang)
                 line += f"{m['balanced_accuracy']:9.3f}" if m else f"{'-':>9}"
         print(line)
     sys.stdout.flush()

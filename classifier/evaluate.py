@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +67,22 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = GROUP_JACCARD
 
 
 def out_of_fold(
-    samples: Sequence[Sample], config: Config | None = None, folds: int = 5
+    samples: Sequence[Sample],
+    config: Config | None = None,
+    folds: int = 5,
+    make_pipeline: Callable[[Config], Any] | None = None,
 ) -> tuple[Any, list[str]]:
-    """Return (probabilities, classes) for each sample from a model that never saw its group."""
+    """Return (probabilities, classes) for each sample from a model that never saw its group.
+
+    `make_pipeline` builds the estimator to cross-validate (default: the product's pipeline);
+    the benchmark passes alternatives through the very same folds.
+    """
     import numpy as np
     from sklearn.model_selection import StratifiedGroupKFold
 
     from .features import build_pipeline
 
+    make_pipeline = make_pipeline or build_pipeline
     config = config or Config()
     texts = [s.text for s in samples]
     y = np.array([s.label for s in samples])
@@ -82,7 +90,7 @@ def out_of_fold(
     proba = np.zeros((len(samples), len(LABELS)))
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
     for train_idx, test_idx in cv.split(texts, y, groups):
-        pipe = build_pipeline(config)
+        pipe = make_pipeline(config)
         pipe.fit([texts[i] for i in train_idx], y[train_idx])
         order = [list(pipe.classes_).index(c) for c in LABELS]
         proba[test_idx] = pipe.predict_proba([texts[i] for i in test_idx])[:, order]
@@ -128,12 +136,15 @@ def expected_calibration_error(
 
 
 def cross_validate(
-    samples: Sequence[Sample], config: Config | None = None, folds: int = 5
+    samples: Sequence[Sample],
+    config: Config | None = None,
+    folds: int = 5,
+    make_pipeline: Callable[[Config], Any] | None = None,
 ) -> dict[str, Any]:
     """Return grouped cross-validated metrics overall, per language and per variant."""
     import numpy as np
 
-    proba, labels = out_of_fold(samples, config, folds)
+    proba, labels = out_of_fold(samples, config, folds, make_pipeline)
     y = [s.label for s in samples]
     report: dict[str, Any] = {"overall": metrics(y, proba, labels), "folds": folds}
     slices: dict[str, list[int]] = defaultdict(list)
