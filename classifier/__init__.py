@@ -7,7 +7,6 @@ the whole posting leans. English and Vietnamese (with or without diacritics).
     'CTO'
 """
 
-from .api import train_default
 from .config import Config
 from .data import LABELS, Sample, canonical_label, load_samples
 from .errors import BadInput, ClassifierError, DataError, ModelIntegrityError, ModelNotFound
@@ -62,7 +61,6 @@ __all__ = [
     "show_model",
     "suggest_lines",
     "train",
-    "train_default",
     "train_with_labels",
     "use_model",
 ]
