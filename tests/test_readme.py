@@ -33,3 +33,14 @@ def test_readme_run_matches(models_root, command: str, shown: str, monkeypatch) 
         assert actual.get(n) == tag, (
             f"README shows line {n} as {tag}, the model says {actual.get(n)}"
         )
+
+
+def test_readme_python_example_prints_what_it_shows(models_root, monkeypatch, capsys) -> None:
+    """The notebook example runs, and prints the lines shown as comments under each print."""
+    block = re.search(r"From Python \(a notebook\):\n\n```python\n(.*?)```", README, re.S)
+    assert block
+    code = block.group(1)
+    expected = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    monkeypatch.chdir(ROOT)
+    exec(compile(code, "README.md", "exec"), {})
+    assert capsys.readouterr().out.splitlines() == expected
