@@ -33,6 +33,7 @@ CANDIDATES = {
     "word 1-2 + accented view": replace(BASE, accents="both"),
     "word 1-2 + char 2-5": replace(BASE, char_ngrams=(2, 5)),
     "word 1-2, no stop words": replace(BASE, stop_words=True),
+    "word 1-2, no short-line feature": replace(BASE, short_lines=False),
     "word 1-2, C=1": replace(BASE, C=1.0),
     "word 1-2, C=10": replace(BASE, C=10.0),
     "word 1-2, C=100": replace(BASE, C=100.0),

@@ -17,6 +17,7 @@ class Config:
     class_weight: "balanced" or None.
     min_df: minimum document frequency for a feature to be kept.
     stop_words: drop n-grams made only of English stop words (spaCy's list, minus "it").
+    short_lines: add a feature for lines of at most three words (section headers mostly).
     margin: how far the posting's p_cto must sit from 0.5 to lean one way; closer is "neutral".
     """
 
@@ -28,6 +29,7 @@ class Config:
     min_df: int = 1
     margin: float = 0.05
     stop_words: bool = False
+    short_lines: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

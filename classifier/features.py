@@ -45,16 +45,28 @@ def stop_words() -> frozenset[str]:
     return _STOP
 
 
+SHORT = "<short>"  # a line of at most three words: headers mostly ("Kinh nghiệm", "Benefits")
+
+
 def word_features(
-    text: str, ngrams: tuple[int, int] = (1, 2), accents: str = "fold", stop: bool = False
+    text: str,
+    ngrams: tuple[int, int] = (1, 2),
+    accents: str = "fold",
+    stop: bool = False,
+    short: bool = False,
 ) -> list[str]:
     """Return the word n-gram features of one line (folded; plus accented ones with "both")."""
     stops = stop_words() if stop else frozenset()
     if accents != "both":
-        return _ngrams(folded_tokens(text), *ngrams, stops)
-    toks = tokens(text)
-    feats = _ngrams([t[1] for t in toks], *ngrams, stops)
-    feats.extend("~" + g for g in _ngrams([t[0] for t in toks], *ngrams) if not g.isascii())
+        grams = folded_tokens(text)
+        feats = _ngrams(grams, *ngrams, stops)
+    else:
+        toks = tokens(text)
+        grams = [t[1] for t in toks]
+        feats = _ngrams(grams, *ngrams, stops)
+        feats.extend("~" + g for g in _ngrams([t[0] for t in toks], *ngrams) if not g.isascii())
+    if short and 0 < len(grams) <= 3:
+        feats.append(SHORT)
     return feats
 
 
@@ -97,6 +109,7 @@ def build_pipeline(config: Config) -> Pipeline:
                     ngrams=config.word_ngrams,
                     accents=config.accents,
                     stop=config.stop_words,
+                    short=config.short_lines,
                 ),
                 sublinear_tf=True,
                 min_df=config.min_df,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Config
 from .data import LABELS, Sample, samples_sha256
 from .errors import DataError
-from .features import build_pipeline, word_surfaces
+from .features import SHORT, build_pipeline, word_surfaces
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,6 +36,7 @@ class Model:
     card: dict[str, Any]
     _names: Any = field(default=None, repr=False)
     _config: Config | None = field(default=None, repr=False)
+    _short: int | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -65,6 +66,9 @@ class Model:
         i_cio, i_cto, i_neu = (classes.index(c) for c in LABELS)
         # A line with no known word says nothing about either role.
         empty = np.diff(X.indptr) == 0
+        short = self._short_column()
+        if short is not None:
+            empty |= (np.diff(X.indptr) == 1) & (X[:, short].toarray().ravel() != 0)
         proba[empty] = 0.0
         proba[empty, i_neu] = 1.0
         tags = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
@@ -101,8 +105,19 @@ class Model:
                 continue
             kind, _, feat = str(names[idx[j]]).partition("__")
             term = surfaces.get(feat, feat) if kind == "word" else feat.strip()
+            if feat == SHORT:
+                term = "(short line)"
             out.append((term, round(float(contrib[j]), 4)))
         return tuple(out)
+
+    def _short_column(self) -> int | None:
+        """Return the column of the short-line feature, if the model has one (looked up once)."""
+        if self._short is None:
+            import numpy as np
+
+            hits = np.flatnonzero(self._feature_names() == "word__" + SHORT)
+            self._short = int(hits[0]) if len(hits) else -1
+        return self._short if self._short >= 0 else None
 
     def _feature_names(self) -> Any:
         if self._names is None:

@@ -15,7 +15,12 @@ from functools import lru_cache
 from typing import Any
 
 # A token: letters/digits, keeping "node.js", "asp.net", "r&d", "c++", "c#" whole.
-_TOKEN = re.compile(r"[^\W_]+(?:[.&](?=[^\W\d_])[^\W_]+)*[+#]*")
+# Links and e-mail addresses are one token each: their pieces ("https", "careers", "vn")
+# would otherwise read as words.
+_TOKEN = re.compile(
+    r"(?:https?://|www\.)[^\s)\]>\"']+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|[^\W_]+(?:[.&](?=[^\W\d_])[^\W_]+)*[+#]*"
+)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*\+?")
 _VI_LETTERS = set("ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")
 
@@ -94,6 +99,10 @@ def norm_folded(token: str) -> str:
     """
     if _NUMBER.fullmatch(token):
         return "<num>"
+    if "@" in token:
+        return "<email>"
+    if "://" in token or token.startswith("www."):
+        return "<url>"
     return lemma(token) if token.isascii() else token
 
 

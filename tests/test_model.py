@@ -154,3 +154,8 @@ def test_repeated_lines_score_as_they_do_alone(model) -> None:
     texts = ["Run the IT helpdesk", "Lead the engineering team", "Run the IT helpdesk"]
     together = model.score_lines(texts)
     assert together == [model.score_lines([t])[0] for t in texts]
+
+
+def test_section_headers_are_neutral(model) -> None:
+    headers = ["Kinh nghiệm", "Technical Skills:", "Yêu cầu", "What you'll do", "Quyen loi"]
+    assert [s.tag for s in model.score_lines(headers)] == ["neutral"] * len(headers)

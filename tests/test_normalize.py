@@ -73,3 +73,8 @@ def test_fast_tokens_match_the_offset_tokens(text: str) -> None:
 
 def test_ampersand_abbreviations_stay_whole() -> None:
     assert normalize("R&D and P&L, Sales & Marketing") == "r&d and p&l sale market"
+
+
+def test_links_and_addresses_are_one_token_each() -> None:
+    text = "Apply at https://jobs.example.vn/cto?ref=1 or mail tuyendung@example.com.vn"
+    assert normalize(text) == "apply at <url> or mail <email>"

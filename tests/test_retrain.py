@@ -69,7 +69,8 @@ def real_lines(per_class: int, skip: int = 0, seed: int = 0) -> list[Sample]:
 
 
 def test_new_phrasing_changes_the_tags_of_those_phrases(registry: Path, model: Model) -> None:
-    unseen = ["Zibbet quaddles, florp!", "Grintak snarfs wozzle"]
+    # four words each: lines of up to three words carry the short-line (header) marker
+    unseen = ["Zibbet quaddles, florp zibbets!", "Grintak snarfs wozzle grintaks"]
     assert [s.tag for s in model.score_lines(unseen)] == ["neutral", "neutral"]
     labels = read_labels(write_csv(registry.parent / "mine.csv", NEW_PHRASING))
     result = train_with_labels([labels], name="zorb", folds=0, weight=3, root=registry)
