@@ -22,6 +22,9 @@ _INLINE_BULLETS = re.compile(r"(?<=\S)\s*(?:[•●▪◦■□➢►✓✔❖]|
 _LEADING_BULLET = re.compile(
     r"^\s*(?:(?:[-–—+•●▪◦■□➢►✓✔❖·]|\*(?!\*))\s*|\(?\d{1,2}[.)](?!\d)\s*|[a-zA-Z][.)]\s+)"
 )
+# anything that could split a line: an inline bullet or a glued sentence end (a superset of
+# _INLINE_BULLETS and _GLUED, so a line it does not match stays whole)
+_SPLITTERS = re.compile(r"[•●▪◦■□➢►✓✔❖]|-\t|[.!?;]\**[^\W\d_]")
 _HTML_HINT = re.compile(
     r"<(?:p|div|li|ul|ol|br|h[1-6]|span|strong|em|b|i|table|tr|td|html|body|section)\b[^>]*>",
     re.IGNORECASE,
@@ -49,6 +52,9 @@ def segment(text: str) -> list[Line]:
     lines: list[Line] = []
     for n, block in blocks:
         if not _WORD.search(block):  # blank or decoration only ("-----")
+            continue
+        if len(block) <= MAX_SENTENCE_CHARS and not _SPLITTERS.search(block):
+            lines.append(_finish(n, block))  # the common case: one plain line
             continue
         for piece in _INLINE_BULLETS.split(block):
             for sentence in _split_glued(piece):
