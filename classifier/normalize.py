@@ -22,7 +22,6 @@ _TOKEN = re.compile(
     r"|[^\W_]+(?:[.&](?=[^\W\d_])[^\W_]+)*[+#]*"
 )
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*\+?")
-_VI_LETTERS = set("ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ")
 
 
 def nfc(text: str) -> str:
@@ -53,11 +52,6 @@ def fold(text: str) -> str:
     # letters outside the table (rare scripts, stray combining marks): the slow, general way
     decomposed = unicodedata.normalize("NFD", folded)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def has_vietnamese_letters(text: str) -> bool:
-    """Return True when the text holds a letter only Vietnamese uses among en/vi."""
-    return any(c in _VI_LETTERS for c in text.casefold())
 
 
 _LEMMAS: Any = None
