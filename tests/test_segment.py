@@ -127,3 +127,20 @@ def test_lines_are_in_order_and_non_empty(lines: list[str]) -> None:
     out = segment("\n".join(lines).replace("<", " "))
     assert [line.n for line in out] == sorted(line.n for line in out)
     assert all(line.text.strip() == line.text and re.search(r"\w", line.text) for line in out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(line_text, max_size=12))
+def test_the_plain_line_shortcut_changes_nothing(lines: list[str]) -> None:
+    import importlib
+    import re as regex
+
+    module = importlib.import_module("classifier.segment")
+    text = "\n".join(lines).replace("<", " ")
+    fast = segment(text)
+    saved = module._SPLITTERS
+    module._SPLITTERS = regex.compile("")  # matches everywhere: every line takes the long way
+    try:
+        assert segment(text) == fast
+    finally:
+        module._SPLITTERS = saved
