@@ -102,7 +102,22 @@ class Writer:
         """Flush and let go of the stream (it is not closed: the caller owns it)."""
 
 
-class DelimitedWriter(Writer):
+class _TextWriter(Writer):
+    """A writer of UTF-8 text over the caller's byte stream."""
+
+    _stream: IO[bytes]
+    _text: io.TextIOWrapper
+
+    def position(self) -> int:
+        self._text.flush()
+        return self._stream.tell()
+
+    def close(self) -> None:
+        self._text.flush()
+        self._text.detach()
+
+
+class DelimitedWriter(_TextWriter):
     """CSV or TSV, UTF-8, optionally with a byte-order mark and formula guarding."""
 
     def __init__(
@@ -135,16 +150,8 @@ class DelimitedWriter(Writer):
     def write(self, rows: list[list[Any]], records: list[dict[str, Any] | None] | None) -> None:
         self._csv.writerows(self._cells(row) for row in rows)
 
-    def position(self) -> int:
-        self._text.flush()
-        return self._stream.tell()
 
-    def close(self) -> None:
-        self._text.flush()
-        self._text.detach()
-
-
-class JsonlWriter(Writer):
+class JsonlWriter(_TextWriter):
     """JSON Lines: a JSON input row keeps all its keys; a CSV row becomes an object."""
 
     def __init__(self, stream: IO[bytes], columns: list[str], n_input: int, kinds: list[str]):
@@ -163,14 +170,6 @@ class JsonlWriter(Writer):
             out.append(json.dumps(obj, ensure_ascii=False))
         if out:
             self._text.write("\n".join(out) + "\n")
-
-    def position(self) -> int:
-        self._text.flush()
-        return self._stream.tell()
-
-    def close(self) -> None:
-        self._text.flush()
-        self._text.detach()
 
 
 class ParquetWriter(Writer):
