@@ -6,6 +6,9 @@ STAMP  := $(VENV)/.installed-stamp
 EXTRAS ?= dev,parquet,dask,web,browser
 DATA   := $(wildcard data/*.csv)
 MODEL  := models/default/card.json
+EVAL_DIR ?= ../shared/eval
+LINES    ?= $(EVAL_DIR)/borderline-dev-lines.jsonl
+POSTINGS ?= $(EVAL_DIR)/borderline-dev.jsonl
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo model test lint typecheck pytest browser eval eval-external bench clean
@@ -49,9 +52,9 @@ test: lint typecheck pytest ## linters, type check and the whole test suite
 eval: setup ## grouped cross-validation of the line model on data/
 	$(BIN)/ciocto evaluate
 
-eval-external: setup model ## score labelled postings: make eval-external EVAL=path.jsonl
-	@test -n "$(EVAL)" || { echo "usage: make eval-external EVAL=path/to/postings.jsonl"; exit 2; }
-	$(BIN)/ciocto evaluate --postings $(EVAL)
+eval-external: setup model ## real labelled lines and postings (default EVAL_DIR=../shared/eval)
+	@test -f "$(LINES)" || { echo "no lines file $(LINES); pass LINES=path/to/lines.jsonl"; exit 2; }
+	$(BIN)/ciocto evaluate --lines $(LINES) $(if $(wildcard $(POSTINGS)),--postings $(POSTINGS))
 
 bench: setup model ## batch scoring benchmark vs fastText (SIZE=20000 listings; ~5-10 min)
 	$(BIN)/pip install -q -e '.[bench]'

@@ -10,7 +10,13 @@ the whole posting leans. English and Vietnamese (with or without diacritics).
 from .config import Config
 from .data import LABELS, Sample, canonical_label, load_samples
 from .errors import BadInput, ClassifierError, DataError, ModelIntegrityError, ModelNotFound
-from .evaluate import cross_validate, evaluate_postings, read_postings
+from .evaluate import (
+    cross_validate,
+    evaluate_lines,
+    evaluate_postings,
+    read_line_rows,
+    read_postings,
+)
 from .labels import LabelFile, read_labels
 from .model import LineScore, Model, train
 from .normalize import fold, normalize
@@ -45,6 +51,7 @@ __all__ = [
     "classify_many",
     "cross_validate",
     "decode",
+    "evaluate_lines",
     "evaluate_postings",
     "fold",
     "leaning_of",
@@ -53,6 +60,7 @@ __all__ = [
     "load_samples",
     "normalize",
     "read_labels",
+    "read_line_rows",
     "read_postings",
     "remove_model",
     "review_labels",

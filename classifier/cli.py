@@ -17,9 +17,11 @@ from . import (
     classify,
     cross_validate,
     decode,
+    evaluate_lines,
     evaluate_postings,
     load_model,
     load_samples,
+    read_line_rows,
     read_postings,
 )
 
@@ -150,22 +152,46 @@ def render(result: Posting, colour: bool = False, width: int = 72) -> str:
 @click.option(
     "--postings",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also score labelled postings (JSON Lines: text, label, lang) with the model.",
+    help="Score labelled postings (JSON Lines: text, label, lang) with the model.",
+)
+@click.option(
+    "--lines",
+    "lines_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Score hand-labelled posting lines (JSON Lines: posting_id, n, text, label, lang).",
+)
+@click.option(
+    "--worst",
+    default=10,
+    show_default=True,
+    type=click.IntRange(0, 1000),
+    help="With --lines: how many of the most confident mistakes to list per language.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @model_options
 def evaluate_cmd(
-    folds: int, postings: Path | None, fmt: str, model_ref: str | None, trust_model: bool
+    folds: int,
+    postings: Path | None,
+    lines_path: Path | None,
+    worst: int,
+    fmt: str,
+    model_ref: str | None,
+    trust_model: bool,
 ) -> None:
-    """Cross-validate the line model on data/ (grouped folds); with --postings, score postings."""
+    """Cross-validate the line model on data/ (grouped folds); --lines / --postings score real
+    labelled lines or postings with the model instead."""
     report: dict[str, Any] = {}
-    if postings is not None:
-        rows = read_postings(postings)
+    if postings is not None or lines_path is not None:
+        line_rows = read_line_rows(lines_path) if lines_path is not None else None
+        posting_rows = read_postings(postings) if postings is not None else None
         model = load_model(model_ref, trust=trust_model)
-        report["postings"] = evaluate_postings(rows, model)
         report["model"] = model.name
+        if line_rows is not None:
+            report["lines"] = evaluate_lines(line_rows, model, worst=worst)
+        if posting_rows is not None:
+            report["postings"] = evaluate_postings(posting_rows, model)
     else:
         samples = load_samples()
         model_config = None
@@ -174,10 +200,36 @@ def evaluate_cmd(
         report = cross_validate(samples, model_config, folds)
     if fmt == "json":
         click.echo(json.dumps(report, indent=1, ensure_ascii=False))
-    elif "postings" in report:
+        return
+    if "lines" in report:
+        click.echo(render_lines_report(report["lines"], report["model"]))
+    if "postings" in report:
         click.echo(render_postings_report(report["postings"]))
-    else:
+    if "overall" in report:
         click.echo(render_cv_report(report))
+
+
+def render_lines_report(by_lang: dict[str, Any], model_name: str) -> str:
+    """Return per-language line macro-F1, per-class F1, confusion and worst mistakes."""
+    out = [f"Real labelled lines, model {model_name} (role-naming lines left out)", ""]
+    out.append(f"{'lang':6}{'n':>6}{'macro-F1':>10}{'CIO F1':>8}{'CTO F1':>8}{'neutral F1':>12}")
+    for lang, m in by_lang.items():
+        f1 = {k: v["f1"] for k, v in m["per_class"].items()}
+        out.append(
+            f"{lang:6}{m['n']:6d}{m['macro_f1']:10.3f}{f1['CIO']:8.3f}{f1['CTO']:8.3f}"
+            f"{f1['neutral']:12.3f}"
+        )
+    for lang, m in by_lang.items():
+        out.append("")
+        out.append(f"{lang}: confusion (rows: true CIO, CTO, neutral; columns: predicted)")
+        for lab, row in zip(("CIO", "CTO", "neutral"), m["confusion"], strict=True):
+            out.append(f"  {lab:8}" + "".join(f"{v:7d}" for v in row))
+        if m["worst"]:
+            out.append(f"{lang}: most confident mistakes (true -> tagged, probability)")
+            for w in m["worst"]:
+                text = w["text"] if len(w["text"]) <= 90 else w["text"][:89] + "…"
+                out.append(f"  {w['label']:>7} -> {w['tag']:<7} {w['p']:.2f}  {text}")
+    return "\n".join(out)
 
 
 def render_cv_report(report: dict[str, Any]) -> str:

@@ -209,3 +209,83 @@ def evaluate_postings(rows: Sequence[dict[str, Any]], model: Any) -> dict[str, A
             "predicted": dict(Counter(p for _, p in pairs)),
         }
     return out
+
+
+def read_line_rows(path: Path) -> list[dict[str, Any]]:
+    """Return hand-labelled posting lines from JSON Lines (posting_id, n, text, label, lang).
+
+    `names_role` rows (lines that name the job title) are kept here and dropped by
+    `evaluate_lines`, which is where the rule that the duties must decide lives.
+    """
+    from .data import canonical_label
+
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for no, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    row = json.loads(raw)
+                except ValueError as e:
+                    raise BadInput(f"{path}, line {no}: not a JSON object ({e})") from e
+                need = ("posting_id", "text", "label")
+                if not isinstance(row, dict) or any(k not in row for k in need):
+                    raise BadInput(
+                        f"{path}, line {no}: needs the fields 'posting_id', 'text' and 'label'"
+                    )
+                label = canonical_label(str(row["label"]))
+                if label is None:
+                    raise BadInput(
+                        f"{path}, line {no}: label {row['label']!r} is not CIO, CTO or neutral"
+                    )
+                out.append({**row, "label": label})
+    except UnicodeDecodeError as e:
+        raise BadInput(f"cannot read {path}: not UTF-8 text") from e
+    except OSError as e:
+        raise BadInput(f"cannot read {path}: {e.strerror}") from e
+    if not out:
+        raise BadInput(f"{path} holds no labelled lines")
+    return out
+
+
+def evaluate_lines(rows: Sequence[dict[str, Any]], model: Any, worst: int = 10) -> dict[str, Any]:
+    """Return line macro-F1, per-class F1, confusion and the most confident mistakes per language.
+
+    Each posting's lines are classified together, in their order, as a user would paste them;
+    lines that name the role are left out (the measure is whether the duties decide). "mixed"
+    lines count with Vietnamese.
+    """
+    import numpy as np
+
+    from .posting import classify_lines
+    from .segment import line_of
+
+    postings: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if not row.get("names_role"):
+            postings[str(row["posting_id"])].append(row)
+    by_lang: dict[str, list[tuple[dict[str, Any], Any]]] = defaultdict(list)
+    for pid in sorted(postings):
+        prows = sorted(postings[pid], key=lambda r: int(r.get("n", 0)))
+        lines = [line_of(i, str(r["text"])) for i, r in enumerate(prows)]
+        result = classify_lines(lines, model, evidence=0)
+        for r, tagged in zip(prows, result.lines, strict=True):
+            lang = "vi" if r.get("lang") in ("vi", "mixed") else str(r.get("lang") or "?")
+            by_lang[lang].append((r, tagged.score))
+    report: dict[str, Any] = {}
+    for lang, pairs in sorted(by_lang.items()):
+        y = [r["label"] for r, _ in pairs]
+        proba = np.array([[s.p_cio, s.p_cto, s.p_neutral] for _, s in pairs])
+        m = metrics(y, proba)
+        mistakes = [
+            (max(s.p_cio, s.p_cto, s.p_neutral), r, s) for r, s in pairs if s.tag != r["label"]
+        ]
+        mistakes.sort(key=lambda t: -t[0])
+        m["worst"] = [
+            {"posting_id": r["posting_id"], "n": r.get("n"), "text": str(r["text"]),
+             "label": r["label"], "tag": s.tag, "p": round(p, 3)}
+            for p, r, s in mistakes[:worst]
+        ]  # fmt: skip
+        report[lang] = m
+    return report

@@ -66,6 +66,14 @@ def _text_blocks(text: str) -> list[tuple[int, str]]:
     return list(enumerate(_NEWLINE.split(text), start=1))
 
 
+def line_of(n: int, text: str) -> Line:
+    """Return `text` as one Line, bullet and extra spaces removed, never split.
+
+    For callers whose lines are already decided (hand-labelled lines, a table of lines).
+    """
+    return _finish(n, text)
+
+
 def _finish(n: int, piece: str) -> Line:
     piece = " ".join(piece.split())
     m = _LEADING_BULLET.match(piece)
