@@ -18,6 +18,8 @@ class Config:
     min_df: minimum document frequency for a feature to be kept.
     stop_words: drop n-grams made only of English stop words (spaCy's list, minus "it").
     short_lines: add a feature for lines of at most three words (section headers mostly).
+    section: each line also carries the words of the section header above it.
+    neighbours: each line also carries the words of the lines before and after it.
     margin: how far the posting's p_cto must sit from 0.5 to lean one way; closer is "neutral".
     """
 
@@ -30,6 +32,8 @@ class Config:
     margin: float = 0.05
     stop_words: bool = False
     short_lines: bool = True
+    section: bool = False
+    neighbours: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class Sample:
     lang: str = ""
     source: str = "authored"
     variant: str = ""
+    posting: str = ""  # lines of one written posting share an id, in reading order
 
 
 def canonical_label(raw: str) -> str | None:
@@ -89,11 +90,18 @@ def read_samples(path: Path) -> list[Sample]:
                         (row.get("lang") or "").strip(),
                         (row.get("source") or "authored").strip(),
                         (row.get("variant") or "").strip(),
+                        _posting_id(path, row),
                     )
                 )
             return out
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(f"cannot read {path}: {e}") from e
+
+
+def _posting_id(path: Path, row: dict[str, str | None]) -> str:
+    """Return the row's posting id, qualified by its file so two files never share one."""
+    pid = (row.get("posting") or "").strip()
+    return f"{path.name}:{pid}" if pid else ""
 
 
 def load_samples(paths: Iterable[Path] | None = None) -> list[Sample]:

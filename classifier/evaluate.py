@@ -81,19 +81,27 @@ def out_of_fold(
     from sklearn.model_selection import StratifiedGroupKFold
 
     from .features import build_pipeline
+    from .model import Model, training_docs
 
     make_pipeline = make_pipeline or build_pipeline
     config = config or Config()
     texts = [s.text for s in samples]
+    docs = training_docs(samples, config)
     y = np.array([s.label for s in samples])
     groups = near_duplicate_groups(texts)
     proba = np.zeros((len(samples), len(LABELS)))
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
     for train_idx, test_idx in cv.split(texts, y, groups):
         pipe = make_pipeline(config)
-        pipe.fit([texts[i] for i in train_idx], y[train_idx])
-        order = [list(pipe.classes_).index(c) for c in LABELS]
-        proba[test_idx] = pipe.predict_proba([texts[i] for i in test_idx])[:, order]
+        pipe.fit([docs[i] for i in train_idx], y[train_idx])
+        if make_pipeline is build_pipeline:  # the product's predictor, empty-line rule included
+            scores = Model(pipe, {"config": config.to_dict()}).score_lines(
+                [docs[i] for i in test_idx], evidence=0
+            )
+            proba[test_idx] = [[s.p_cio, s.p_cto, s.p_neutral] for s in scores]
+        else:
+            order = [list(pipe.classes_).index(c) for c in LABELS]
+            proba[test_idx] = pipe.predict_proba([docs[i] for i in test_idx])[:, order]
     return proba, list(LABELS)
 
 

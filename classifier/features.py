@@ -47,6 +47,45 @@ def stop_words() -> frozenset[str]:
 
 SHORT = "<short>"  # a line of at most three words: headers mostly ("Kinh nghiệm", "Benefits")
 
+# A line can travel with its place in the posting: "line SEP header above SEP previous SEP next".
+# Plain lines (no SEP) are valid documents too: they simply have no context.
+SEP = "\x1f"
+SECTION = "§"  # prefix of the features taken from the section header above the line
+PREV, NEXT = "‹", "›"  # prefixes of the features taken from the neighbouring lines
+HEADER_WORDS = 6
+_HEADER_END = (".", ";", ",", "!", "?")
+
+
+def is_header(text: str) -> bool:
+    """Return True for a line that reads as a section header: short, no sentence ending."""
+    words = folded_tokens(text)
+    stripped = text.rstrip(" *#_")
+    return 0 < len(words) <= HEADER_WORDS and not stripped.endswith(_HEADER_END)
+
+
+def in_context(texts: list[str], config: Config) -> list[str]:
+    """Return the documents the model reads for one posting's lines, in order.
+
+    With config.section each line carries the header above it; with config.neighbours its
+    previous and next lines. Without either the documents are the lines themselves.
+    """
+    if not (config.section or config.neighbours):
+        return list(texts)
+    out = []
+    header = ""
+    for i, text in enumerate(texts):
+        prev = texts[i - 1] if i > 0 and config.neighbours else ""
+        nxt = texts[i + 1] if i + 1 < len(texts) and config.neighbours else ""
+        out.append(SEP.join((text, header if config.section else "", prev, nxt)))
+        if config.section and is_header(text):
+            header = text
+    return out
+
+
+def line_text(doc: str) -> str:
+    """Return the line itself from a document built by `in_context`."""
+    return doc.split(SEP, 1)[0]
+
 
 def word_features(
     text: str,
@@ -55,7 +94,15 @@ def word_features(
     stop: bool = False,
     short: bool = False,
 ) -> list[str]:
-    """Return the word n-gram features of one line (folded; plus accented ones with "both")."""
+    """Return the word n-gram features of one line (folded; plus accented ones with "both"),
+    and of its context when the document carries one (see `in_context`)."""
+    if SEP in text:
+        text, header, prev, nxt = (text.split(SEP) + ["", "", ""])[:4]
+        feats = word_features(text, ngrams, accents, stop, short)
+        feats.extend(SECTION + t for t in dict.fromkeys(folded_tokens(header)))
+        feats.extend(PREV + t for t in dict.fromkeys(folded_tokens(prev)))
+        feats.extend(NEXT + t for t in dict.fromkeys(folded_tokens(nxt)))
+        return feats
     stops = stop_words() if stop else frozenset()
     if accents != "both":
         grams = folded_tokens(text)
@@ -88,8 +135,24 @@ def word_surfaces(
 
 
 def char_preprocess(text: str) -> str:
-    """Return the folded text the character n-grams are taken from."""
-    return fold(text)
+    """Return the folded text the character n-grams are taken from (the line, not its context)."""
+    return fold(line_text(text))
+
+
+def word_analyzer(config: Config) -> partial[list[str]]:
+    """Return the word analyzer of a config: the one every fit, fold and prediction uses."""
+    return partial(
+        word_features,
+        ngrams=config.word_ngrams,
+        accents=config.accents,
+        stop=config.stop_words,
+        short=config.short_lines,
+    )
+
+
+def is_context_feature(name: str) -> bool:
+    """Return True for a feature taken from a line's context rather than from the line."""
+    return name.startswith((SECTION, PREV, NEXT))
 
 
 def build_pipeline(config: Config) -> Pipeline:
@@ -104,13 +167,7 @@ def build_pipeline(config: Config) -> Pipeline:
         (
             "word",
             LineTfidf(
-                analyzer=partial(
-                    word_features,
-                    ngrams=config.word_ngrams,
-                    accents=config.accents,
-                    stop=config.stop_words,
-                    short=config.short_lines,
-                ),
+                analyzer=word_analyzer(config),
                 sublinear_tf=True,
                 min_df=config.min_df,
                 dtype=_float32(),

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 from .config import Config
 from .data import LABELS, Sample, samples_sha256
 from .errors import DataError
-from .features import SHORT, build_pipeline, word_surfaces
+from .features import (
+    SHORT,
+    build_pipeline,
+    in_context,
+    is_context_feature,
+    line_text,
+    word_surfaces,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,6 +44,7 @@ class Model:
     _names: Any = field(default=None, repr=False)
     _config: Config | None = field(default=None, repr=False)
     _short: int | None = field(default=None, repr=False)
+    _own: Any = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -49,7 +57,11 @@ class Model:
         return self._config
 
     def score_lines(self, texts: Sequence[str], evidence: int = 5) -> list[LineScore]:
-        """Return one LineScore per text; `evidence` is how many terms to keep per line."""
+        """Return one LineScore per text; `evidence` is how many terms to keep per line.
+
+        A text is a line, or a document from `in_context` (the line with its place in its
+        posting): `score_posting` builds those.
+        """
         if not texts:
             return []
         import numpy as np
@@ -64,11 +76,14 @@ class Model:
         proba = clf.predict_proba(X)
         classes = list(clf.classes_)
         i_cio, i_cto, i_neu = (classes.index(c) for c in LABELS)
-        # A line with no known word says nothing about either role.
-        empty = np.diff(X.indptr) == 0
+        # A line with no known word of its own says nothing about either role, whatever
+        # section it sits in.
+        own = self._own_columns()
+        known = (X != 0).astype(np.float32) @ own if own is not None else np.diff(X.indptr)
+        empty = np.asarray(known).ravel() == 0
         short = self._short_column()
         if short is not None:
-            empty |= (np.diff(X.indptr) == 1) & (X[:, short].toarray().ravel() != 0)
+            empty |= (np.asarray(known).ravel() == 1) & (X[:, short].toarray().ravel() != 0)
         proba[empty] = 0.0
         proba[empty, i_neu] = 1.0
         tags = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
@@ -98,7 +113,7 @@ class Model:
         order = sorted(range(len(idx)), key=lambda j: -abs(contrib[j]))[:k]
         names = self._feature_names()
         cfg = self.config
-        surfaces = word_surfaces(text, cfg.word_ngrams, cfg.accents)
+        surfaces = word_surfaces(line_text(text), cfg.word_ngrams, cfg.accents)
         out = []
         for j in order:
             if contrib[j] == 0:
@@ -107,6 +122,8 @@ class Model:
             term = surfaces.get(feat, feat) if kind == "word" else feat.strip()
             if feat == SHORT:
                 term = "(short line)"
+            elif is_context_feature(feat):
+                term = f"({_CONTEXT_NAMES[feat[0]]}: {feat[1:]})"
             out.append((term, round(float(contrib[j]), 4)))
         return tuple(out)
 
@@ -119,10 +136,51 @@ class Model:
             self._short = int(hits[0]) if len(hits) else -1
         return self._short if self._short >= 0 else None
 
+    def score_posting(self, texts: Sequence[str], evidence: int = 5) -> list[LineScore]:
+        """Return one LineScore per line of one posting, each line read in its place."""
+        return self.score_lines(in_context(list(texts), self.config), evidence)
+
+    def _own_columns(self) -> Any:
+        """Return a 0/1 vector over features marking the line's own (not context) ones, or None
+        for a model without context features."""
+        if self._own is None:
+            import numpy as np
+
+            names = self._feature_names()
+            own = np.array(
+                [not is_context_feature(str(n).partition("__")[2]) for n in names],
+                dtype=np.float32,
+            )
+            self._own = own if not own.all() else False
+        return self._own if self._own is not False else None
+
     def _feature_names(self) -> Any:
         if self._names is None:
             self._names = self.pipeline.named_steps["features"].get_feature_names_out()
         return self._names
+
+
+_CONTEXT_NAMES = {"§": "section", "‹": "line before", "›": "line after"}
+
+
+def training_docs(samples: Sequence[Sample], config: Config) -> list[str]:
+    """Return the documents a model is fitted on: each line, read in its written posting.
+
+    Lines without a posting id are documents on their own. Training, every cross-validation
+    fold and prediction (`Model.score_posting`) build documents with the same `in_context`.
+    """
+    docs = [s.text for s in samples]
+    if not (config.section or config.neighbours):
+        return docs
+    i = 0
+    while i < len(samples):
+        j = i + 1
+        if samples[i].posting:
+            while j < len(samples) and samples[j].posting == samples[i].posting:
+                j += 1
+            docs[i:j] = in_context(docs[i:j], config)
+        i = j
+    return docs
 
 
 def train(
@@ -139,7 +197,7 @@ def train(
         raise DataError(f"training data has no {missing[0]!r} lines; every class needs examples")
     pipeline = build_pipeline(config)
     fit_params = {"clf__sample_weight": list(weights)} if weights is not None else {}
-    pipeline.fit([s.text for s in samples], [s.label for s in samples], **fit_params)
+    pipeline.fit(training_docs(samples, config), [s.label for s in samples], **fit_params)
     card = {
         "name": name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import BadInput
+from .features import in_context
 from .model import LineScore, Model
 from .normalize import nfc
 from .segment import Line, segment
@@ -85,7 +86,7 @@ def leaning_of(scores: list[LineScore], margin: float = 0.05) -> tuple[str, floa
 
 def classify_lines(lines: list[Line], model: Model, evidence: int = 5) -> Posting:
     """Return the Posting for already segmented lines."""
-    return _posting(lines, model.score_lines([line.text for line in lines], evidence), model)
+    return _posting(lines, model.score_posting([line.text for line in lines], evidence), model)
 
 
 def _posting(lines: list[Line], scores: list[LineScore], model: Model) -> Posting:
@@ -118,7 +119,13 @@ def classify_many(texts: list[str], model: Model, evidence: int = 5) -> list[Pos
             segmented.append(_segment_checked(text))
         except BadInput as e:
             segmented.append(e)
-    flat = [line.text for lines in segmented if isinstance(lines, list) for line in lines]
+    config = model.config
+    flat = [
+        doc
+        for lines in segmented
+        if isinstance(lines, list)
+        for doc in in_context([line.text for line in lines], config)
+    ]
     scores = iter(model.score_lines(flat, evidence=evidence))
     out: list[Posting | BadInput] = []
     for lines in segmented:

@@ -23,7 +23,7 @@ from .data import LABELS, Sample, load_samples, samples_sha256
 from .errors import BadInput, ClassifierError, DataError
 from .evaluate import GROUP_JACCARD, metrics, near_duplicate_groups
 from .labels import POSTING, LabelFile, LabelledRow, text_key
-from .model import LineScore, Model, train
+from .model import LineScore, Model, train, training_docs
 from .posting import leaning_of
 from .segment import segment
 from .store import (
@@ -277,11 +277,9 @@ class _CachedAnalyzer:
     """The word analyzer of a config, memoised: every fold and recipe tokenises a line once."""
 
     def __init__(self, config: Config) -> None:
-        from functools import partial
+        from .features import word_analyzer
 
-        from .features import word_features
-
-        self._fn = partial(word_features, ngrams=config.word_ngrams, accents=config.accents)
+        self._fn = word_analyzer(config)
         self._memo: dict[str, list[str]] = {}
 
     def __call__(self, text: str) -> list[str]:
@@ -365,6 +363,10 @@ def same_fold_probabilities(
             probas.append(probas[same])
             continue
         analyzer = _CachedAnalyzer(recipe.config)
+        docs = training_docs(samples, recipe.config)  # exactly what `train` fits on
+        doc_of: dict[str, str] = {}
+        for s, d in zip(samples, docs, strict=True):
+            doc_of.setdefault(text_key(s.text), d)
         row_fold = np.array([fold_of[index[text_key(s.text)]] for s in samples])
         proba = np.zeros((len(texts), len(LABELS)))
         for k in range(folds):
@@ -380,9 +382,10 @@ def same_fold_probabilities(
             proba[test_idx] = _fit_predict(
                 recipe.config,
                 analyzer,
-                [samples[i] for i in train_idx],
+                [docs[i] for i in train_idx],
+                [samples[i].label for i in train_idx],
                 [weights[i] for i in train_idx],
-                [texts[i] for i in test_idx],
+                [doc_of.get(text_key(texts[i]), texts[i]) for i in test_idx],
             )
         probas.append(proba)
     return FoldScores(texts, index, probas, folds)
@@ -391,31 +394,22 @@ def same_fold_probabilities(
 def _fit_predict(
     config: Config,
     analyzer: _CachedAnalyzer,
-    samples: Sequence[Sample],
+    docs: Sequence[str],
+    labels: Sequence[str],
     weights: Sequence[float],
-    texts: Sequence[str],
+    test_docs: Sequence[str],
 ) -> Any:
-    """Return CIO/CTO/neutral probabilities for texts from a pipeline fitted on samples."""
-    import numpy as np
-
+    """Return CIO/CTO/neutral probabilities for test_docs from a pipeline fitted on docs, read
+    by the product's own predictor (`Model.score_lines`, empty-line rule included)."""
     from .features import build_pipeline
 
-    labels = [s.label for s in samples]
     if len(set(labels)) < 2:
         raise DataError("a cross-validation fold has only one label; add labels or use fewer folds")
     pipe = build_pipeline(config)
     pipe.set_params(features__word__analyzer=analyzer)
-    pipe.fit([s.text for s in samples], labels, clf__sample_weight=list(weights))
-    X = pipe.named_steps["features"].transform(list(texts))
-    raw = pipe.named_steps["clf"].predict_proba(X)
-    out = np.zeros((len(texts), len(LABELS)))
-    for j, c in enumerate(pipe.named_steps["clf"].classes_):
-        out[:, LABELS.index(c)] = raw[:, j]
-    # as Model.score_lines does: a line with no known word is neutral
-    empty = np.asarray(X.getnnz(axis=1)).ravel() == 0
-    out[empty] = 0.0
-    out[empty, LABELS.index("neutral")] = 1.0
-    return out
+    pipe.fit(list(docs), list(labels), clf__sample_weight=list(weights))
+    scores = Model(pipe, {"config": config.to_dict()}).score_lines(list(test_docs), evidence=0)
+    return [[s.p_cio, s.p_cto, s.p_neutral] for s in scores]
 
 
 def posting_leanings(
