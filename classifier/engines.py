@@ -7,10 +7,14 @@ bounds memory however long the input is.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -70,11 +74,52 @@ class InlineEngine(Engine):
 
 
 _WORKER: dict[str, Any] = {}
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PARENT_POLL_S = 0.5
 
 
-def _init_worker(model: Model, task: Task) -> None:
+def _init_worker(model: Model, task: Task, owner: int) -> None:
+    _die_with_parent(owner)
     _WORKER["model"], _WORKER["task"] = model, task
     task(["warm up"], model)  # load lazy tables now, not inside the first timed chunk
+
+
+def _die_with_parent(owner: int) -> None:
+    """Make this worker exit when the process that started the pool dies, even by SIGKILL.
+
+    A killed parent cannot shut its pool down, and the workers, blocked reading a queue whose
+    write end they hold themselves, would wait for work forever. On Linux the kernel sends
+    SIGKILL when the parent dies; everywhere a thread also polls the parent (for forkserver
+    workers, whose parent is the fork server, and for a parent that died before prctl ran).
+    """
+    # The parent's SIGTERM handler (stop like Ctrl-C) is inherited by fork; a worker has no
+    # checkpoint to keep, so SIGTERM ends it as usual.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the polling thread below still covers it
+    parent = os.getppid()
+
+    def parent_gone() -> bool:
+        if os.getppid() != parent:
+            return True  # re-parented: the parent has exited
+        try:
+            os.kill(owner, 0)
+        except (ProcessLookupError, PermissionError):  # gone, or the pid is someone else's now
+            return True
+        return False
+
+    def watch() -> None:
+        while not parent_gone():
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    if parent_gone():
+        os._exit(1)
+    threading.Thread(target=watch, name="ciocto-parent-watch", daemon=True).start()
 
 
 def _run_in_worker(texts: list[Any]) -> list[Any]:
@@ -88,7 +133,10 @@ class PoolEngine(Engine):
         context = _start_context()
         self.workers = jobs
         self._pool = ProcessPoolExecutor(
-            max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(model, task)
+            max_workers=jobs,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(model, task, os.getpid()),
         )
 
     def submit(self, texts: list[Any]) -> Any:
