@@ -18,6 +18,7 @@ class Config:
     min_df: minimum document frequency for a feature to be kept.
     stop_words: drop n-grams made only of English stop words (spaCy's list, minus "it").
     short_lines: add a feature for lines of at most three words (section headers mostly).
+    lexicon: mark lines that name a product-engineering or an internal-IT technology (lexicon.py).
     section: each line also carries the words of the section header above it.
     neighbours: each line also carries the words of the lines before and after it.
     margin: how far the posting's p_cto must sit from 0.5 to lean one way; closer is "neutral".
@@ -32,6 +33,7 @@ class Config:
     margin: float = 0.05
     stop_words: bool = False
     short_lines: bool = True
+    lexicon: bool = False
     section: bool = False
     neighbours: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

@@ -10,6 +10,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from .config import Config
+from .lexicon import stack_marks
 from .normalize import fold, folded_tokens, nfc, tokens
 
 if TYPE_CHECKING:
@@ -93,12 +94,13 @@ def word_features(
     accents: str = "fold",
     stop: bool = False,
     short: bool = False,
+    lexicon: bool = False,
 ) -> list[str]:
     """Return the word n-gram features of one line (folded; plus accented ones with "both"),
     and of its context when the document carries one (see `in_context`)."""
     if SEP in text:
         text, header, prev, nxt = (text.split(SEP) + ["", "", ""])[:4]
-        feats = word_features(text, ngrams, accents, stop, short)
+        feats = word_features(text, ngrams, accents, stop, short, lexicon)
         feats.extend(SECTION + t for t in dict.fromkeys(folded_tokens(header)))
         feats.extend(PREV + t for t in dict.fromkeys(folded_tokens(prev)))
         feats.extend(NEXT + t for t in dict.fromkeys(folded_tokens(nxt)))
@@ -114,6 +116,8 @@ def word_features(
         feats.extend("~" + g for g in _ngrams([t[0] for t in toks], *ngrams) if not g.isascii())
     if short and 0 < len(grams) <= 3:
         feats.append(SHORT)
+    if lexicon:
+        feats.extend(stack_marks(grams))
     return feats
 
 
@@ -147,6 +151,7 @@ def word_analyzer(config: Config) -> partial[list[str]]:
         accents=config.accents,
         stop=config.stop_words,
         short=config.short_lines,
+        lexicon=config.lexicon,
     )
 
 

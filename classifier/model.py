@@ -122,6 +122,8 @@ class Model:
             term = surfaces.get(feat, feat) if kind == "word" else feat.strip()
             if feat == SHORT:
                 term = "(short line)"
+            elif feat in _STACK_NAMES:
+                term = _STACK_NAMES[feat]
             elif is_context_feature(feat):
                 term = f"({_CONTEXT_NAMES[feat[0]]}: {feat[1:]})"
             out.append((term, round(float(contrib[j]), 4)))
@@ -160,6 +162,10 @@ class Model:
         return self._names
 
 
+_STACK_NAMES = {
+    "<stack:dev>": "(names a product-engineering technology)",
+    "<stack:it>": "(names an internal-IT technology)",
+}
 _CONTEXT_NAMES = {"§": "section", "‹": "line before", "›": "line after"}
 
 
