@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -19,6 +19,7 @@ class Config:
     stop_words: drop n-grams made only of English stop words (spaCy's list, minus "it").
     short_lines: add a feature for lines of at most three words (section headers mostly).
     lexicon: mark lines that name a product-engineering or an internal-IT technology (lexicon.py).
+    headers: add a feature for lines that read as section headers (short, no sentence end).
     section: each line also carries the words of the section header above it.
     neighbours: each line also carries the words of the lines before and after it.
     margin: how far the posting's p_cto must sit from 0.5 to lean one way; closer is "neutral".
@@ -34,9 +35,9 @@ class Config:
     stop_words: bool = False
     short_lines: bool = True
     lexicon: bool = False
+    headers: bool = False
     section: bool = False
     neighbours: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain JSON-able values."""
@@ -46,8 +47,14 @@ class Config:
     def from_dict(cls, d: dict[str, Any]) -> Config:
         """Rebuild a config saved by `to_dict`, tolerating keys from other versions."""
         known = {f for f in cls.__dataclass_fields__}
-        kw = {k: v for k, v in d.items() if k in known}
+        # a card written before a feature existed describes a model without it
+        kw: dict[str, Any] = dict.fromkeys(_ADDED_LATER, False)
+        kw.update({k: v for k, v in d.items() if k in known})
         for key in ("word_ngrams", "char_ngrams"):
             if isinstance(kw.get(key), list):
                 kw[key] = tuple(kw[key])
         return cls(**kw)
+
+
+# options added after the first model format; an older card has none of them
+_ADDED_LATER = ("lexicon", "headers", "section", "neighbours")

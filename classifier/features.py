@@ -47,6 +47,7 @@ def stop_words() -> frozenset[str]:
 
 
 SHORT = "<short>"  # a line of at most three words: headers mostly ("Kinh nghiệm", "Benefits")
+HEADER = "<header>"  # a line that reads as a section header (see is_header)
 
 # A line can travel with its place in the posting: "line SEP header above SEP previous SEP next".
 # Plain lines (no SEP) are valid documents too: they simply have no context.
@@ -95,12 +96,13 @@ def word_features(
     stop: bool = False,
     short: bool = False,
     lexicon: bool = False,
+    headers: bool = False,
 ) -> list[str]:
     """Return the word n-gram features of one line (folded; plus accented ones with "both"),
     and of its context when the document carries one (see `in_context`)."""
     if SEP in text:
         text, header, prev, nxt = (text.split(SEP) + ["", "", ""])[:4]
-        feats = word_features(text, ngrams, accents, stop, short, lexicon)
+        feats = word_features(text, ngrams, accents, stop, short, lexicon, headers)
         feats.extend(SECTION + t for t in dict.fromkeys(folded_tokens(header)))
         feats.extend(PREV + t for t in dict.fromkeys(folded_tokens(prev)))
         feats.extend(NEXT + t for t in dict.fromkeys(folded_tokens(nxt)))
@@ -118,6 +120,8 @@ def word_features(
         feats.append(SHORT)
     if lexicon:
         feats.extend(stack_marks(grams))
+    if headers and is_header(text):
+        feats.append(HEADER)
     return feats
 
 
@@ -152,6 +156,7 @@ def word_analyzer(config: Config) -> partial[list[str]]:
         stop=config.stop_words,
         short=config.short_lines,
         lexicon=config.lexicon,
+        headers=config.headers,
     )
 
 

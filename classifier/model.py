@@ -11,6 +11,7 @@ from .config import Config
 from .data import LABELS, Sample, samples_sha256
 from .errors import DataError
 from .features import (
+    HEADER,
     SHORT,
     build_pipeline,
     in_context,
@@ -95,7 +96,13 @@ class Model:
                 ev = self._evidence(text, X, r, direction, evidence)
             p = proba[r]
             scores.append(
-                LineScore(str(tags[r]), float(p[i_cto]), float(p[i_cio]), float(p[i_neu]), ev)
+                LineScore(
+                    tag=str(tags[r]),
+                    p_cto=float(p[i_cto]),
+                    p_cio=float(p[i_cio]),
+                    p_neutral=float(p[i_neu]),
+                    evidence=ev,
+                )
             )
         return [scores[u] for u in where]
 
@@ -122,6 +129,8 @@ class Model:
             term = surfaces.get(feat, feat) if kind == "word" else feat.strip()
             if feat == SHORT:
                 term = "(short line)"
+            elif feat == HEADER:
+                term = "(reads as a header)"
             elif feat in _STACK_NAMES:
                 term = _STACK_NAMES[feat]
             elif is_context_feature(feat):

@@ -27,11 +27,14 @@ from .model import LineScore, Model, train, training_docs
 from .posting import leaning_of
 from .segment import segment
 from .store import (
+    LOCK_WAIT_S,
+    active_directory,
     active_name,
     check_name,
     load_model,
     models_dir,
     read_card,
+    registry_lock,
     save_model,
     set_active,
 )
@@ -420,7 +423,12 @@ def posting_leanings(
     for p in postings:
         proba = proba_of(p.lines)
         scores = [
-            LineScore(LABELS[int(row.argmax())], float(row[1]), float(row[0]), float(row[2]))
+            LineScore(
+                tag=LABELS[int(row.argmax())],
+                p_cto=float(row[LABELS.index("CTO")]),
+                p_cio=float(row[LABELS.index("CIO")]),
+                p_neutral=float(row[LABELS.index("neutral")]),
+            )
             for row in proba
         ]
         out.append(leaning_of(scores, margin)[0])
@@ -459,12 +467,16 @@ def train_with_labels(
     expansion: str = DEFAULT_EXPANSION,
     root: Path | None = None,
     progress: Progress | None = None,
+    wait: float = LOCK_WAIT_S,
 ) -> RetrainResult:
     """Return the result of training on data/ plus the labels, compared with the active model.
 
     The new model is saved under NAME (never damaging an existing model) and becomes the
     active one when its macro-F1 on the same folds (and on the holdout) is within `tolerance`
     of the active model's, or with force=True; promote=False keeps it inactive.
+    The registry's lock is held from reading which model is active to writing ACTIVE: a
+    second run waits up to `wait` seconds (saying so through `progress`), then compares with
+    whatever the first one made active, so what each run reports stays true.
     """
     say = progress or (lambda _msg: None)
     root = root or models_dir()
@@ -472,8 +484,41 @@ def train_with_labels(
     name = check_name(name or _default_name(labels))
     if folds == 1 or folds < 0:
         raise ClassifierError("--folds must be 0 (no comparison) or at least 2")
+    with registry_lock(root, wait, say):
+        return _train_locked(
+            labels,
+            name,
+            base,
+            weight,
+            folds,
+            holdout,
+            force,
+            promote,
+            tolerance,
+            config,
+            expansion,
+            root,
+            say,
+        )
+
+
+def _train_locked(
+    labels: Sequence[LabelFile],
+    name: str,
+    base: bool,
+    weight: float,
+    folds: int,
+    holdout: LabelFile | None,
+    force: bool,
+    promote: bool,
+    tolerance: float,
+    config: Config,
+    expansion: str,
+    root: Path,
+    say: Progress,
+) -> RetrainResult:
     current = active_name(root)
-    has_active = (root / current).is_dir()
+    has_active = active_directory(root) is not None
     notes: list[str] = []
     base_samples = load_samples() if base or has_active else []
 
