@@ -38,20 +38,42 @@ def canonical_label(raw: str) -> str | None:
     return _ALIASES.get(" ".join(raw.strip().casefold().split()))
 
 
-def project_root() -> Path:
-    """Return the folder holding data/ and models/: $CIOCTO_HOME, the source checkout, or cwd."""
+def checkout_root() -> Path | None:
+    """Return the source checkout this package runs from, or None when it is installed."""
+    root = Path(__file__).resolve().parent.parent
+    # both, since an installed package's parent (site-packages) may hold some other data/
+    if (root / "pyproject.toml").is_file() and (root / "data").is_dir():
+        return root
+    return None
+
+
+def user_home() -> Path:
+    """Return the user's ciocto folder: $CIOCTO_HOME, else the platform's user data folder."""
     env = os.environ.get("CIOCTO_HOME")
     if env:
-        return Path(env)
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / "data").is_dir():
-        return checkout
-    return Path.cwd()
+        return Path(env).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("ciocto", appauthor=False)
+
+
+def project_root() -> Path:
+    """Return the folder that holds models/: $CIOCTO_HOME, the checkout, else the user's folder."""
+    if os.environ.get("CIOCTO_HOME"):
+        return user_home()
+    return checkout_root() or user_home()
 
 
 def data_dir() -> Path:
-    """Return the folder of the built-in training data."""
-    return project_root() / "data"
+    """Return the folder of the built-in training data.
+
+    That is data/ in $CIOCTO_HOME or the checkout when there is one, else the copy inside the
+    installed package (classifier/_data, which is data/ itself in a checkout), read only.
+    """
+    root = user_home() if os.environ.get("CIOCTO_HOME") else checkout_root()
+    if root is not None and (root / "data").is_dir():
+        return root / "data"
+    return Path(__file__).resolve().parent / "_data"
 
 
 def data_files(directory: Path | None = None) -> list[Path]:
