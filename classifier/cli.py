@@ -58,8 +58,43 @@ def model_options(f: Any) -> Any:
     )(f)
 
 
+def version_text() -> str:
+    """Return what `ciocto --version` says: versions, the active model and where it lives."""
+    from importlib.metadata import version
+
+    from .store import active_name, models_dir, read_card
+
+    root = models_dir()
+    try:
+        name = active_name(root)
+        if not (root / name).is_dir():
+            raise ClassifierError(f"{name!r} is not trained yet")
+        card = read_card(root / name)
+        trained = card.get("versions", {}).get("scikit-learn", "?")
+        model = f"{name} (created {str(card.get('created', '?'))[:19]}, scikit-learn {trained})"
+    except ClassifierError as e:
+        model = f"none ({e})"
+    return (
+        f"ciocto {version('ciocto')} (scikit-learn {version('scikit-learn')}, "
+        f"Python {sys.version.split()[0]})\nmodel: {model}\nregistry: {root}"
+    )
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_text())
+        ctx.exit()
+
+
 @click.group(cls=CioctoGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="ciocto")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the versions, the active model and the registry folder, then exit.",
+)
 def main() -> None:
     """Tag every line of a job posting as CIO-like, CTO-like or neutral, and say which way the
     posting leans. English and Vietnamese, with or without diacritics."""
