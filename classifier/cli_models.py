@@ -22,6 +22,7 @@ from . import (
 from .labels import read_texts
 from .retrain import DEFAULT_EXPANSION, EXPANSIONS, TOLERANCE
 from .review import suggestions_csv, suspects_csv, write_text
+from .store import LOCK_WAIT_S, models_dir
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -45,6 +46,28 @@ def _column_options(f: Any) -> Any:
     ):
         f = option(f)
     return f
+
+
+_wait_option = click.option(
+    "--wait",
+    default=LOCK_WAIT_S,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="SECONDS",
+    help="How long to wait for another run changing the registry (0: fail at once).",
+)
+
+
+def _why_no_active() -> str:
+    """Return why no listed model is active (a bad ACTIVE, or a missing model)."""
+    from .errors import ClassifierError
+    from .store import resolve
+
+    try:
+        resolve(None)
+    except ClassifierError as e:
+        return str(e)
+    return "`ciocto models use NAME` makes one active"
 
 
 def register(group: click.Group) -> None:
@@ -98,6 +121,7 @@ def register(group: click.Group) -> None:
     )
     @click.option("--force", is_flag=True, help="Make the new model active even if worse.")
     @click.option("--no-promote", is_flag=True, help="Never make the new model active.")
+    @_wait_option
     @click.option(
         "--expand",
         default=DEFAULT_EXPANSION,
@@ -121,6 +145,7 @@ def register(group: click.Group) -> None:
         force: bool,
         no_promote: bool,
         expand: str,
+        wait: float,
     ) -> None:
         """Train a model on data/ plus your labels, compare it with the active model on the same
         folds, and make it active only if it is not worse."""
@@ -157,6 +182,7 @@ def register(group: click.Group) -> None:
             tolerance=tolerance,
             expansion=expand,
             progress=_say,
+            wait=wait,
         )
         click.echo(render_result(result))
 
@@ -175,6 +201,7 @@ def register(group: click.Group) -> None:
         if fmt == "json":
             click.echo(json.dumps([e.to_dict() for e in entries], indent=1, ensure_ascii=False))
             return
+        click.echo(f"Registry: {models_dir()}")
         if not entries:
             click.echo("No models yet; run `ciocto train`.")
             return
@@ -185,6 +212,8 @@ def register(group: click.Group) -> None:
             what = e.trained_on or f"unreadable: {e.problem}"
             click.echo(f"{mark} {e.name:24} {e.created[:19]:20} {f1:>8}  {what}")
         click.echo("(* active; `ciocto models use NAME` switches)")
+        if not any(e.active for e in entries):
+            click.echo(f"No model is active: {_why_no_active()}")
 
     @models_cmd.command("show")
     @click.argument("name")
@@ -199,19 +228,21 @@ def register(group: click.Group) -> None:
 
     @models_cmd.command("use")
     @click.argument("name")
-    def use_cmd(name: str) -> None:
+    @_wait_option
+    def use_cmd(name: str, wait: float) -> None:
         """Make NAME the active model (also the way to roll back)."""
-        before = use_model(name)
+        before = use_model(name, wait=wait, progress=_say)
         click.echo(f"Active model: {name} (was {before})")
 
     @models_cmd.command("remove")
     @click.argument("name")
     @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-    def remove_cmd(name: str, yes: bool) -> None:
+    @_wait_option
+    def remove_cmd(name: str, yes: bool, wait: float) -> None:
         """Delete a model that is not the active one."""
         if not yes:
             click.confirm(f"Remove model {name!r}?", abort=True)
-        click.echo(f"Removed {remove_model(name)}")
+        click.echo(f"Removed {remove_model(name, wait=wait, progress=_say)}")
 
     @group.command("review-labels")
     @click.option(

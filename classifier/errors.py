@@ -19,3 +19,11 @@ class ModelNotFound(ClassifierError):
 
 class ModelIntegrityError(ClassifierError):
     """A model file does not match its card, or has no card: it is not loaded."""
+
+
+class RegistryError(ClassifierError):
+    """The registry's ACTIVE file, or where it points, cannot be trusted as it is."""
+
+
+class RegistryBusy(ClassifierError):
+    """Another run holds the registry's lock and did not let go in time."""

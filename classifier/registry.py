@@ -1,7 +1,9 @@
 """The model registry (models/): list the models, show one, switch the active one, remove one.
 
 Switching is writing one small file (ACTIVE) atomically, so `use` is also the rollback; a model
-is only made active after its file matches the checksum in its card.
+is only made active after its file matches the checksum in its card. `use` and `remove` hold
+the registry's lock, so they wait for a training run that is comparing or promoting. An ACTIVE
+that is not a model name marks no model active here, so listing and `use` still work to fix it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ClassifierError, ModelIntegrityError, ModelNotFound
+from .errors import ClassifierError, ModelIntegrityError, ModelNotFound, RegistryError
 from .store import (
     CARD_FILE,
+    LOCK_WAIT_S,
     MODEL_FILE,
+    Progress,
     active_name,
     check_name,
+    in_registry,
     models_dir,
     read_card,
+    registry_lock,
     set_active,
     sha256_file,
 )
@@ -59,7 +65,7 @@ def list_models(root: Path | None = None) -> list[ModelEntry]:
     root = root or models_dir()
     if not root.is_dir():
         return []
-    current = active_name(root)
+    current = _active_or_none(root)
     out = []
     for path in root.iterdir():
         if path.name.startswith(".") or not path.is_dir():
@@ -81,6 +87,14 @@ def list_models(root: Path | None = None) -> list[ModelEntry]:
             )
         )
     return sorted(out, key=lambda e: (e.created, e.name), reverse=True)
+
+
+def _active_or_none(root: Path) -> str | None:
+    """Return the active model's name, or None when ACTIVE is not a usable name."""
+    try:
+        return active_name(root)
+    except RegistryError:
+        return None
 
 
 def describe_training(card: dict[str, Any]) -> str:
@@ -133,26 +147,46 @@ def show_model(name: str, root: Path | None = None) -> dict[str, Any]:
     except ModelIntegrityError as e:
         card["checksum"] = str(e)
     card["path"] = str(path)
-    card["active"] = name == active_name(root)
+    card["active"] = name == _active_or_none(root)
     card["trained_on"] = describe_training(card)
     return card
 
 
-def use_model(name: str, root: Path | None = None) -> str:
-    """Make NAME the active model after checking its file; return the previously active name."""
+def use_model(
+    name: str,
+    root: Path | None = None,
+    *,
+    wait: float = LOCK_WAIT_S,
+    progress: Progress | None = None,
+) -> str:
+    """Make NAME the active model after checking its file; return the previously active name
+    ("none" when ACTIVE was not a usable name)."""
     root = root or models_dir()
-    path = find_model(name, root)
-    verify_model(path)
-    before = active_name(root)
-    set_active(name, root)
+    with registry_lock(root, wait, progress):
+        path = find_model(name, root)
+        in_registry(name, root)
+        verify_model(path)
+        before = _active_or_none(root) or "none"
+        set_active(name, root)
     return before
 
 
-def remove_model(name: str, root: Path | None = None) -> Path:
+def remove_model(
+    name: str,
+    root: Path | None = None,
+    *,
+    wait: float = LOCK_WAIT_S,
+    progress: Progress | None = None,
+) -> Path:
     """Delete the model NAME (never the active one) and return where it was."""
     root = root or models_dir()
+    with registry_lock(root, wait, progress):
+        return _remove_locked(name, root)
+
+
+def _remove_locked(name: str, root: Path) -> Path:
     path = find_model(name, root)
-    if name == active_name(root):
+    if name == _active_or_none(root):
         raise ActiveModelRemoval(
             f"{name!r} is the active model; switch first (`ciocto models use OTHER`), then remove"
         )

@@ -1,9 +1,12 @@
 """Models on disk: one directory per model (model.joblib + card.json), a registry, safe loading.
 
 Unpickling runs code, so a model file is only unpickled when its sha256 matches the card that
-sits beside it in a registry this user controls (or when the user says --trust-model).
-Directories are written beside their final place and renamed in, so a failed or interrupted
-save never leaves a half-written model, and an existing model stays as it was.
+sits beside it in a registry this user controls (or when the user says --trust-model), and
+what it unpickles to must be a ciocto pipeline. ACTIVE is read as a model name, never as a
+path: a model it names must sit in the registry. Directories are written beside their final
+place and renamed in, so a failed or interrupted save never leaves a half-written model, and an
+existing model stays as it was. Whatever changes the registry holds its lock (.lock), so two
+runs never both compare against, replace or activate the same model (docs/registry.md).
 """
 
 from __future__ import annotations
@@ -13,14 +16,24 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
+import threading
+import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .data import project_root
-from .errors import ClassifierError, ModelIntegrityError, ModelNotFound
+from .data import LABELS, project_root
+from .errors import (
+    ClassifierError,
+    ModelIntegrityError,
+    ModelNotFound,
+    RegistryBusy,
+    RegistryError,
+)
 from .model import Model
 
 FORMAT = "ciocto-model/1"
@@ -28,11 +41,15 @@ MODEL_FILE = "model.joblib"
 CARD_FILE = "card.json"
 ACTIVE_FILE = "ACTIVE"
 DEFAULT_NAME = "default"
+LOCK_FILE = ".lock"
+LOCK_WAIT_S = 600.0  # a training run with the comparison takes minutes, not hours
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_HELD = threading.local()  # registries whose lock this thread holds (the lock is re-entrant)
+Progress = Callable[[str], None]
 
 
 def models_dir() -> Path:
-    """Return the registry folder: $CIOCTO_MODELS or models/ beside data/."""
+    """Return the registry folder: $CIOCTO_MODELS, else models/ in the checkout or user folder."""
     env = os.environ.get("CIOCTO_MODELS")
     return Path(env) if env else project_root() / "models"
 
@@ -44,6 +61,78 @@ def check_name(name: str) -> str:
             f"bad model name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)"
         )
     return name
+
+
+@contextmanager
+def registry_lock(
+    root: Path | None = None,
+    wait: float = LOCK_WAIT_S,
+    progress: Progress | None = None,
+) -> Iterator[None]:
+    """Hold the registry's lock (flock on the ROOT folder itself) for the block.
+
+    While another process or thread holds it, `progress` is told once that this one waits;
+    after `wait` seconds RegistryBusy is raised. The kernel drops the lock when its holder
+    exits, so a killed run never leaves the registry locked, and locking the folder leaves no
+    file behind. Re-entrant within one thread.
+    """
+    root = root or models_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        key = str(root.resolve())
+    except OSError as e:
+        raise ClassifierError(f"cannot use the registry {root}: {e.strerror or e}") from None
+    held: set[str] = _HELD.__dict__.setdefault("roots", set())
+    if key in held or sys.platform == "win32":  # Windows has no flock: no lock to take
+        yield
+        return
+    import fcntl
+
+    try:
+        fd = _lockable(root)
+    except OSError as e:
+        raise ClassifierError(f"cannot lock the registry {root}: {e.strerror or e}") from None
+    try:
+        deadline = time.monotonic() + wait
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pass
+            if time.monotonic() >= deadline:
+                raise RegistryBusy(
+                    f"another `ciocto train` or `ciocto models use/remove` is changing {root}; "
+                    f"gave up waiting after {wait:g} s: run again when it has finished"
+                )
+            if not told and progress is not None:
+                progress(f"waiting for another train to finish with {root} (up to {wait:g} s)...")
+                told = True
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+    finally:
+        os.close(fd)  # closing drops the lock
+
+
+def _lockable(root: Path) -> int:
+    """Return a descriptor to flock for ROOT: the folder itself, else ROOT/.lock."""
+    import fcntl
+
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # can this file system lock a folder?
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return fd
+    except BlockingIOError:
+        return fd  # it can: someone holds it
+    except OSError:  # some network file systems lock only files opened for writing
+        os.close(fd)
+    return os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
 
 
 def sha256_file(path: Path) -> str:
@@ -80,8 +169,6 @@ def save_model(
     the card under "files". Until the final rename nothing outside a temporary folder changes,
     and if anything fails after it an existing model of that name is put back.
     """
-    import joblib
-
     root = root or models_dir()
     name = check_name(name or model.name)
     extra = dict(extra_files or {})
@@ -89,6 +176,13 @@ def save_model(
         if file in {MODEL_FILE, CARD_FILE} or not _NAME.match(file):
             raise ClassifierError(f"bad extra file name {file!r} for a model directory")
     root.mkdir(parents=True, exist_ok=True)
+    with registry_lock(root):
+        return _save_locked(model, name, root, extra)
+
+
+def _save_locked(model: Model, name: str, root: Path, extra: dict[str, bytes]) -> Path:
+    import joblib
+
     final = root / name
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-{name}-"))
     old: Path | None = None
@@ -144,32 +238,73 @@ def read_card(directory: Path) -> dict[str, Any]:
 
 
 def active_name(root: Path | None = None) -> str:
-    """Return the name of the active model (the ACTIVE file, else 'default')."""
+    """Return the name of the active model (the ACTIVE file, else 'default').
+
+    ACTIVE must hold a model name: anything else (not UTF-8, a path, too long) raises
+    RegistryError, so it can never point outside the registry.
+    """
     path = (root or models_dir()) / ACTIVE_FILE
+    fix = "`ciocto models use NAME` rewrites it (`ciocto models` lists the names)"
     try:
-        name = path.read_text(encoding="utf-8").strip()
-    except OSError:
+        with open(path, "rb") as f:
+            raw = f.read(1024)
+    except FileNotFoundError:
         return DEFAULT_NAME
-    return name or DEFAULT_NAME
+    except OSError as e:
+        raise RegistryError(f"cannot read {path}: {e.strerror or e}; {fix}") from None
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise RegistryError(f"{path} is not text (not UTF-8); {fix}") from None
+    if not name:
+        return DEFAULT_NAME
+    if not _NAME.match(name):
+        shown = name if len(name) <= 80 else name[:79] + "…"
+        raise RegistryError(f"{path} holds {shown!r}, which is not a model name; {fix}")
+    return name
+
+
+def active_directory(root: Path | None = None) -> Path | None:
+    """Return the active model's directory, None if it does not exist; raise if it is elsewhere."""
+    root = root or models_dir()
+    directory = in_registry(active_name(root), root)
+    return directory if directory.is_dir() else None
+
+
+def in_registry(name: str, root: Path) -> Path:
+    """Return ROOT/NAME, or raise RegistryError if it leads (by a symlink) out of ROOT."""
+    directory = root / check_name(name)
+    try:
+        inside = directory.resolve().parent == root.resolve()
+    except (OSError, RuntimeError) as e:  # a symlink loop, an unreadable folder
+        raise RegistryError(f"cannot follow {directory}: {e}") from None
+    if not inside:
+        raise RegistryError(
+            f"{directory} leads outside the registry (to {directory.resolve()}); a model in "
+            f"{root} must be a folder there: replace the link, or pass --model PATH"
+        )
+    return directory
 
 
 def set_active(name: str, root: Path | None = None) -> None:
     """Make NAME the active model; the ACTIVE file is replaced atomically."""
     root = root or models_dir()
-    check_name(name)
-    read_card(root / name)
-    _write_atomic(root / ACTIVE_FILE, (name + "\n").encode())
+    read_card(in_registry(name, root))
+    with registry_lock(root):
+        _write_atomic(root / ACTIVE_FILE, (name + "\n").encode())
 
 
 def resolve(model: str | Path | None = None, root: Path | None = None) -> Path:
     """Return the directory of a model given by name or path (None: the active model)."""
     root = root or models_dir()
     if model is None:
-        directory = root / active_name(root)
-        if not directory.exists():
-            raise ModelNotFound(
-                f"no trained model in {directory}; run `ciocto train` (or `make demo`) first"
-            )
+        directory = active_directory(root)
+        if directory is None:
+            from .firstuse import train_default  # an installed ciocto's first use
+
+            directory = train_default(root)
+        if directory is None:
+            raise ModelNotFound(_no_active(root))
         return directory
     path = Path(model)
     if isinstance(model, str) and _NAME.match(model) and (root / model).is_dir():
@@ -179,6 +314,47 @@ def resolve(model: str | Path | None = None, root: Path | None = None) -> Path:
     if path.is_dir():
         return path
     raise ModelNotFound(f"no model named or at {str(model)!r}; `ciocto models` lists them")
+
+
+def _no_active(root: Path) -> str:
+    """Return what to say when the active model is missing, and how to get one back."""
+    name = active_name(root)
+    try:
+        entries = sorted(root.iterdir()) if root.is_dir() else []
+    except OSError:
+        entries = []
+    names = [p.name for p in entries if not p.name.startswith(".") and (p / CARD_FILE).is_file()]
+    left = [p for p in entries if p.name.startswith(f".old-{name}-") and (p / CARD_FILE).is_file()]
+    if names:
+        message = (
+            f"the active model {name!r} is not in {root}; make one of {', '.join(names)} active "
+            "with `ciocto models use NAME`, or run `ciocto train`"
+        )
+    else:
+        message = f"no trained model in {root / name}; run `ciocto train` (or `make demo`) first"
+    if left:
+        message += (
+            f"; an interrupted save left the previous {name!r} in {left[-1]}: "
+            f"`mv {left[-1]} {root / name}` puts it back"
+        )
+    return message
+
+
+def _check_pipeline(pipeline: Any, file: Path) -> None:
+    """Raise unless what a model file unpickled to can be scored as a ciocto model."""
+    from sklearn.pipeline import Pipeline
+
+    try:
+        steps = pipeline.named_steps if isinstance(pipeline, Pipeline) else {}
+        classes = [str(c) for c in getattr(steps.get("clf"), "classes_", [])]
+        ok = "features" in steps and set(LABELS) <= set(classes)
+    except Exception:  # an object of any type can raise anything from its attributes
+        ok = False
+    if not ok:
+        raise ModelIntegrityError(
+            f"{file} holds a {type(pipeline).__name__}, not a ciocto pipeline (features, then a "
+            f"classifier of {', '.join(LABELS)}); retrain it with `ciocto train`"
+        )
 
 
 _WARNED: set[str] = set()
@@ -211,6 +387,7 @@ def load_model(model: str | Path | None = None, trust: bool = False) -> Model:
         pipeline = joblib.load(file)
     except Exception as e:  # a corrupt or foreign pickle can raise almost anything
         raise ModelIntegrityError(f"cannot load {file}: {e}") from e
+    _check_pipeline(pipeline, file)
     _warn_versions(card)
     return Model(pipeline, card)
 

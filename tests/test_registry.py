@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,8 +23,9 @@ from classifier import (
     use_model,
 )
 from classifier.cli import main
+from classifier.errors import RegistryError
 from classifier.registry import ActiveModelRemoval
-from classifier.store import active_name
+from classifier.store import active_name, registry_lock
 
 TEXT = "Lead the engineering team and own the product architecture"
 
@@ -136,3 +140,125 @@ def test_a_model_from_another_scikit_learn_warns_once(registry: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_model("other")  # once is enough
+
+
+@pytest.fixture
+def elsewhere(registry: Path, tmp_path: Path) -> Path:
+    """A valid model outside the registry, which nothing in the registry may load."""
+    path = tmp_path / "elsewhere"
+    shutil.copytree(registry / "other", path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "active",
+    [b"\xff\xfe\xfa not UTF-8", b"../elsewhere\n", "ABSOLUTE", b"default/../../elsewhere"],
+    ids=["not-utf8", "dot-dot", "absolute", "inside-then-out"],
+)
+def test_active_must_name_a_model_not_a_path(
+    registry: Path, elsewhere: Path, active: bytes | str
+) -> None:
+    data = str(elsewhere).encode() if active == "ABSOLUTE" else active
+    assert isinstance(data, bytes)
+    (registry / "ACTIVE").write_bytes(data)
+    with pytest.raises(RegistryError, match="ciocto models use NAME"):
+        load_model()
+    runner = CliRunner()
+    result = runner.invoke(main, ["classify", "--text", TEXT])
+    assert result.exit_code == 1 and result.output.startswith("Error: ")
+    assert "ACTIVE" in result.output and "ciocto models use NAME" in result.output
+    assert len(result.output.splitlines()) == 1 and "Traceback" not in result.output
+    listed = runner.invoke(main, ["models"])  # listing still works, and says why none is active
+    assert listed.exit_code == 0 and not [x for x in listed.output.splitlines() if x[:2] == "* "]
+    assert "No model is active: " in listed.output
+    fixed = runner.invoke(main, ["models", "use", "default"])
+    assert fixed.output == "Active model: default (was none)\n"
+    assert load_model().name == "default"
+
+
+def test_an_active_model_linked_from_outside_is_refused(registry: Path, elsewhere: Path) -> None:
+    (registry / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (registry / "ACTIVE").write_text("linked\n")
+    result = CliRunner().invoke(main, ["classify", "--text", TEXT])
+    assert result.exit_code == 1 and "leads outside the registry" in result.output
+    with pytest.raises(RegistryError, match="outside the registry"):
+        use_model("linked", registry)
+    (registry / "alias").symlink_to("default", target_is_directory=True)  # inside: fine
+    use_model("alias", registry)
+    assert load_model().name == "default"
+
+
+def test_a_missing_active_model_says_how_to_choose_another(registry: Path) -> None:
+    (registry / "ACTIVE").write_text("gone\n")
+    result = CliRunner().invoke(main, ["classify", "--text", TEXT])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: the active model 'gone' is not in ")
+    assert "make one of default, other active with `ciocto models use NAME`" in result.output
+    # a save killed between its two renames leaves the previous model beside its place
+    (registry / "ACTIVE").write_text("default\n")
+    (registry / "default").rename(registry / ".old-default-x1y2")
+    with pytest.raises(ModelNotFound) as e:
+        load_model()
+    assert "an interrupted save left the previous 'default' in " in str(e.value)
+    assert f"`mv {registry / '.old-default-x1y2'} {registry / 'default'}`" in str(e.value)
+
+
+@pytest.mark.parametrize("content", ["dict", "pipeline"])
+def test_a_model_file_that_is_not_a_ciocto_pipeline_is_refused(
+    registry: Path, content: str
+) -> None:
+    import joblib
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from classifier.store import sha256_file
+
+    path = registry / "other" / "model.joblib"
+    joblib.dump({"a": 1} if content == "dict" else Pipeline([("x", StandardScaler())]), path)
+    card = json.loads((registry / "other" / "card.json").read_text())
+    card["model_sha256"] = sha256_file(path)  # the card vouches for it: the type still counts
+    (registry / "other" / "card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelIntegrityError, match="not a ciocto pipeline"):
+        load_model("other")
+    for extra in ([], ["--trust-model"]):
+        result = CliRunner().invoke(main, ["classify", "--model", "other", *extra, "--text", TEXT])
+        assert result.exit_code == 1 and result.output.startswith("Error: ")
+        assert "not a ciocto pipeline" in result.output and "Traceback" not in result.output
+
+
+@contextmanager
+def held_elsewhere(root: Path) -> Iterator[None]:
+    """Hold the registry's lock from another thread, as a second run would, for the block."""
+    taken, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with registry_lock(root):
+            taken.set()
+            done.wait(60)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert taken.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def test_use_and_remove_wait_for_the_lock_then_give_up(registry: Path) -> None:
+    runner = CliRunner()
+    with held_elsewhere(registry):
+        result = runner.invoke(main, ["models", "use", "other", "--wait", "0.3"])
+        assert result.exit_code == 1, result.output
+        assert "  waiting for another train to finish with " in result.stderr
+        assert result.stdout == ""
+        assert result.stderr.splitlines()[-1].startswith(
+            "Error: another `ciocto train` or `ciocto models use/remove` is changing "
+        )
+        assert active_name(registry) == "default"
+        result = runner.invoke(main, ["models", "remove", "other", "--yes", "--wait", "0"])
+        assert result.exit_code == 1 and (registry / "other").is_dir()
+    assert runner.invoke(main, ["models", "use", "other", "--wait", "0"]).exit_code == 0
+    assert active_name(registry) == "other"
+    assert sorted(p.name for p in registry.iterdir()) == ["ACTIVE", "default", "other"]

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -273,3 +277,36 @@ def test_the_cli_trains_default_without_arguments_and_reports(
     result = runner.invoke(main, small)
     assert result.exit_code == 130 and "Interrupted." in result.output
     assert "Traceback" not in result.output
+
+
+def test_two_concurrent_trains_take_turns_and_report_what_is_true(
+    registry: Path, tmp_path: Path
+) -> None:
+    labels = str(tmp_path / "good.csv")
+    small_files(tmp_path)  # real lines, enough for 2 folds without data/
+    command = "from classifier.cli import main; main()"
+    env = dict(os.environ, CIOCTO_MODELS=str(registry))
+    runs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", command, "train", "--labels", labels, "--no-base"]
+            + ["--folds", "2", "--force", "--name", name],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("first", "second")
+    }
+    outputs = {name: run.communicate(timeout=300) for name, run in runs.items()}
+    against = {}
+    for name, (out, err) in outputs.items():
+        assert runs[name].returncode == 0, err
+        assert f"Active model: {name} (--force" in out
+        (against[name],) = re.findall(r"New model vs the active model '([^']+)'", out)
+    # one ran first against default; the other waited, then compared with what it left active
+    earlier, later = sorted(against, key=lambda n: against[n] != "default")
+    assert against == {earlier: "default", later: earlier}
+    assert "waiting for another train" in outputs[later][1]
+    assert active_name(registry) == later
+    assert load_model(str(registry / earlier)).card["comparison"]["against"] == "default"
+    assert load_model(str(registry / later)).card["comparison"]["against"] == earlier
