@@ -107,7 +107,10 @@ def registry_lock(
                     f"gave up waiting after {wait:g} s: run again when it has finished"
                 )
             if not told and progress is not None:
-                progress(f"waiting for another train to finish with {root} (up to {wait:g} s)...")
+                progress(
+                    f"waiting for another train (or `models use/remove`) to finish with {root} "
+                    f"(up to {wait:g} s)..."
+                )
                 told = True
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
         held.add(key)
@@ -327,8 +330,8 @@ def _no_active(root: Path) -> str:
     left = [p for p in entries if p.name.startswith(f".old-{name}-") and (p / CARD_FILE).is_file()]
     if names:
         message = (
-            f"the active model {name!r} is not in {root}; make one of {', '.join(names)} active "
-            "with `ciocto models use NAME`, or run `ciocto train`"
+            f"the active model {name!r} is not in {root}; `ciocto models use NAME` makes another "
+            f"one active (models: {', '.join(names)}), or run `ciocto train`"
         )
     else:
         message = f"no trained model in {root / name}; run `ciocto train` (or `make demo`) first"

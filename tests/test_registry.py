@@ -193,7 +193,9 @@ def test_a_missing_active_model_says_how_to_choose_another(registry: Path) -> No
     result = CliRunner().invoke(main, ["classify", "--text", TEXT])
     assert result.exit_code == 1
     assert result.output.startswith("Error: the active model 'gone' is not in ")
-    assert "make one of default, other active with `ciocto models use NAME`" in result.output
+    assert "`ciocto models use NAME` makes another one active (models: default, other)" in (
+        result.output
+    )
     # a save killed between its two renames leaves the previous model beside its place
     (registry / "ACTIVE").write_text("default\n")
     (registry / "default").rename(registry / ".old-default-x1y2")
@@ -251,7 +253,9 @@ def test_use_and_remove_wait_for_the_lock_then_give_up(registry: Path) -> None:
     with held_elsewhere(registry):
         result = runner.invoke(main, ["models", "use", "other", "--wait", "0.3"])
         assert result.exit_code == 1, result.output
-        assert "  waiting for another train to finish with " in result.stderr
+        assert "  waiting for another train (or `models use/remove`) to finish with " in (
+            result.stderr
+        )
         assert result.stdout == ""
         assert result.stderr.splitlines()[-1].startswith(
             "Error: another `ciocto train` or `ciocto models use/remove` is changing "
