@@ -110,7 +110,8 @@ def _read_input(source: str | None, text: str | None, encoding: str | None) -> s
             click.echo("Paste a job description, then press Ctrl-D", err=True)
         source = "-"
     if source == "-":
-        return check_text(decode(sys.stdin.buffer.read(), "standard input", encoding), "input")
+        data = sys.stdin.buffer.read()
+        return check_text(decode(data, "standard input", encoding or _legacy(data)), "input")
     path = Path(source)
     if path.is_dir():
         raise BadInput(f"{source} is a directory; give a text or HTML file")
@@ -120,7 +121,24 @@ def _read_input(source: str | None, text: str | None, encoding: str | None) -> s
         raise BadInput(f"{source}: no such file") from None
     except OSError as e:
         raise BadInput(f"cannot read {source}: {e.strerror}") from None
-    return check_text(decode(data, source, encoding), source)
+    return check_text(decode(data, source, encoding or _legacy(data)), source)
+
+
+def _legacy(data: bytes) -> str | None:
+    """Return cp1258 or cp1252 when `score` would read these bytes so, else None (UTF-8/16).
+
+    Bytes that are binary or not valid in that codec either get None, so `decode` says why.
+    """
+    from .tableio import SAMPLE_BYTES, detect_encoding
+
+    codec, _ = detect_encoding(data[:SAMPLE_BYTES])
+    if codec not in ("cp1258", "cp1252") or b"\x00" in data[:8192]:
+        return None
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+    return codec
 
 
 @main.command("classify")

@@ -111,7 +111,7 @@ def test_help_does_not_load_spacy_or_sklearn() -> None:
         (lambda p: p.write_bytes(b""), "is empty"),
         (lambda p: p.write_text("   \n\t\n"), "is empty"),
         (lambda p: p.write_bytes(bytes(range(256)) * 20), "binary"),
-        (lambda p: p.write_bytes(cp1258("Quản lý hạ tầng")), "not valid UTF-8"),
+        (lambda p: p.write_bytes("Quản lý hạ tầng".encode() + b"\xff"), "not valid UTF-8"),
         (lambda p: p.write_text("x" * 5_000_000), "characters"),
         (lambda p: p.mkdir(), "is a directory"),
         (lambda p: None, "no such file"),
@@ -147,6 +147,17 @@ def test_legacy_encoding_can_be_named(run, tmp_path: Path) -> None:
     assert run("classify", str(path)).exit_code == 0
     path.write_bytes(cp1258("Quản lý hạ tầng mạng và máy chủ"))
     assert run("classify", str(path), "--encoding", "cp1258").exit_code == 0
+
+
+def test_a_cp1258_file_is_read_as_score_reads_it(run, tmp_path: Path) -> None:
+    path = tmp_path / "vi.txt"
+    path.write_bytes(cp1258("Quản lý hạ tầng mạng và máy chủ\nPhát triển kiến trúc phần mềm"))
+    result = run("classify", str(path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    lines = json.loads(result.output)["lines"]
+    texts = [unicodedata.normalize("NFC", t["text"]) for t in lines]
+    assert texts == ["Quản lý hạ tầng mạng và máy chủ", "Phát triển kiến trúc phần mềm"]
+    assert [t["tag"] for t in lines] == ["CIO", "CTO"]
 
 
 def test_missing_model_is_one_clear_error(run, tmp_path: Path, monkeypatch) -> None:
