@@ -22,6 +22,8 @@ class Config:
     headers: add a feature for lines that read as section headers (short, no sentence end).
     section: each line also carries the words of the section header above it.
     neighbours: each line also carries the words of the lines before and after it.
+    posting: each line also carries the words of its whole posting.
+    context_weight: how much the context features count beside the line's own.
     margin: how far the posting's p_cto must sit from 0.5 to lean one way; closer is "neutral".
     """
 
@@ -38,6 +40,8 @@ class Config:
     headers: bool = False
     section: bool = False
     neighbours: bool = False
+    posting: bool = False
+    context_weight: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain JSON-able values."""
@@ -57,4 +61,4 @@ class Config:
 
 
 # options added after the first model format; an older card has none of them
-_ADDED_LATER = ("lexicon", "headers", "section", "neighbours")
+_ADDED_LATER = ("lexicon", "headers", "section", "neighbours", "posting")

@@ -54,6 +54,7 @@ HEADER = "<header>"  # a line that reads as a section header (see is_header)
 SEP = "\x1f"
 SECTION = "§"  # prefix of the features taken from the section header above the line
 PREV, NEXT = "‹", "›"  # prefixes of the features taken from the neighbouring lines
+POSTING = "¶"  # prefix of the features taken from the whole posting
 HEADER_WORDS = 6
 _HEADER_END = (".", ";", ",", "!", "?")
 
@@ -69,19 +70,26 @@ def in_context(texts: list[str], config: Config) -> list[str]:
     """Return the documents the model reads for one posting's lines, in order.
 
     With config.section each line carries the header above it; with config.neighbours its
-    previous and next lines. Without either the documents are the lines themselves.
+    previous and next lines; with config.posting the whole posting. Without any of them the
+    documents are the lines themselves.
     """
-    if not (config.section or config.neighbours):
+    if not has_context(config):
         return list(texts)
+    whole = "\n".join(texts) if config.posting else ""
     out = []
     header = ""
     for i, text in enumerate(texts):
         prev = texts[i - 1] if i > 0 and config.neighbours else ""
         nxt = texts[i + 1] if i + 1 < len(texts) and config.neighbours else ""
-        out.append(SEP.join((text, header if config.section else "", prev, nxt)))
+        out.append(SEP.join((text, header if config.section else "", prev, nxt, whole)))
         if config.section and is_header(text):
             header = text
     return out
+
+
+def has_context(config: Config) -> bool:
+    """Return True when a config reads lines in their posting."""
+    return bool(config.section or config.neighbours or config.posting)
 
 
 def line_text(doc: str) -> str:
@@ -98,15 +106,10 @@ def word_features(
     lexicon: bool = False,
     headers: bool = False,
 ) -> list[str]:
-    """Return the word n-gram features of one line (folded; plus accented ones with "both"),
-    and of its context when the document carries one (see `in_context`)."""
+    """Return the word n-gram features of one line (folded; plus accented ones with "both");
+    a document from `in_context` gives those of its line (`context_features` read the rest)."""
     if SEP in text:
-        text, header, prev, nxt = (text.split(SEP) + ["", "", ""])[:4]
-        feats = word_features(text, ngrams, accents, stop, short, lexicon, headers)
-        feats.extend(SECTION + t for t in dict.fromkeys(folded_tokens(header)))
-        feats.extend(PREV + t for t in dict.fromkeys(folded_tokens(prev)))
-        feats.extend(NEXT + t for t in dict.fromkeys(folded_tokens(nxt)))
-        return feats
+        text = line_text(text)
     stops = stop_words() if stop else frozenset()
     if accents != "both":
         grams = folded_tokens(text)
@@ -122,6 +125,28 @@ def word_features(
         feats.extend(stack_marks(grams))
     if headers and is_header(text):
         feats.append(HEADER)
+    return feats
+
+
+_POSTING_MEMO: dict[str, frozenset[str]] = {}
+
+
+def context_features(doc: str) -> list[str]:
+    """Return the features of a line's place in its posting: the words of the header above
+    (§), of the lines before and after (‹ ›) and of the whole posting (¶), each word once."""
+    if SEP not in doc:
+        return []
+    _, header, prev, nxt, whole = (doc.split(SEP) + ["", "", "", ""])[:5]
+    feats = [SECTION + t for t in dict.fromkeys(folded_tokens(header))]
+    feats.extend(PREV + t for t in dict.fromkeys(folded_tokens(prev)))
+    feats.extend(NEXT + t for t in dict.fromkeys(folded_tokens(nxt)))
+    if whole:
+        words = _POSTING_MEMO.get(whole)
+        if words is None:  # every line of a posting carries the same text: tokenise it once
+            if len(_POSTING_MEMO) > 64:
+                _POSTING_MEMO.clear()
+            words = _POSTING_MEMO[whole] = frozenset(folded_tokens(whole))
+        feats.extend(sorted(POSTING + t for t in words))
     return feats
 
 
@@ -162,7 +187,7 @@ def word_analyzer(config: Config) -> partial[list[str]]:
 
 def is_context_feature(name: str) -> bool:
     """Return True for a feature taken from a line's context rather than from the line."""
-    return name.startswith((SECTION, PREV, NEXT))
+    return name.startswith((SECTION, PREV, NEXT, POSTING))
 
 
 def build_pipeline(config: Config) -> Pipeline:
@@ -184,6 +209,21 @@ def build_pipeline(config: Config) -> Pipeline:
             ),
         )
     ]
+    weights = {}
+    if has_context(config):
+        # its own vectoriser and norm: a posting's hundred words must not drown the line's ten
+        parts.append(
+            (
+                "context",
+                LineTfidf(
+                    analyzer=context_features,
+                    sublinear_tf=True,
+                    min_df=max(2, config.min_df),
+                    dtype=_float32(),
+                ),
+            )
+        )
+        weights["context"] = config.context_weight
     if config.char_ngrams:
         parts.append(
             (
@@ -201,7 +241,8 @@ def build_pipeline(config: Config) -> Pipeline:
     clf = LogisticRegression(
         C=config.C, class_weight=config.class_weight, max_iter=5000, random_state=0
     )
-    return Pipeline([("features", FeatureUnion(parts)), ("clf", clf)])
+    union = FeatureUnion(parts, transformer_weights=weights or None)
+    return Pipeline([("features", union), ("clf", clf)])
 
 
 def _float32() -> type:

@@ -14,6 +14,7 @@ from .features import (
     HEADER,
     SHORT,
     build_pipeline,
+    has_context,
     in_context,
     is_context_feature,
     line_text,
@@ -175,7 +176,7 @@ _STACK_NAMES = {
     "<stack:dev>": "(names a product-engineering technology)",
     "<stack:it>": "(names an internal-IT technology)",
 }
-_CONTEXT_NAMES = {"§": "section", "‹": "line before", "›": "line after"}
+_CONTEXT_NAMES = {"§": "section", "‹": "line before", "›": "line after", "¶": "posting"}
 
 
 def training_docs(samples: Sequence[Sample], config: Config) -> list[str]:
@@ -185,7 +186,7 @@ def training_docs(samples: Sequence[Sample], config: Config) -> list[str]:
     fold and prediction (`Model.score_posting`) build documents with the same `in_context`.
     """
     docs = [s.text for s in samples]
-    if not (config.section or config.neighbours):
+    if not has_context(config):
         return docs
     i = 0
     while i < len(samples):

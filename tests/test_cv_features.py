@@ -46,7 +46,10 @@ LOOSE = [
     ("Hybrid working, three days at the office", "neutral"),
     ("Good communication skills", "neutral"),
 ]
-SHIPPED = replace(Config(), stop_words=True, short_lines=True, section=True, neighbours=True)
+SHIPPED = replace(
+    Config(), stop_words=True, short_lines=True, lexicon=True, headers=True, section=True,
+    neighbours=True, posting=True,
+)  # fmt: skip
 
 
 def samples() -> list[Sample]:
@@ -79,31 +82,44 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[object, list[str]]]:
     return seen
 
 
+def steps(pipe):
+    return dict(pipe.named_steps["features"].transformer_list)
+
+
 def word_step(pipe):
-    return dict(pipe.named_steps["features"].transformer_list)["word"]
+    return steps(pipe)["word"]
 
 
 def assert_folds_read_like_the_shipped_model(recorded, data: list[Sample]) -> None:
     shipped = train(data, SHIPPED)
-    analyze = word_step(shipped.pipeline).build_analyzer()
     docs = training_docs(data, SHIPPED)
     folds = [(p, X) for p, X in recorded if p is not shipped.pipeline]
     assert folds, "no fold was fitted"
     for pipe, X in folds:
         assert set(X) <= set(docs), "a fold was fitted on documents the shipped model never sees"
-        fold_analyze = word_step(pipe).build_analyzer()
-        for doc in docs:
-            assert fold_analyze(doc) == analyze(doc), doc
+        assert steps(pipe).keys() == steps(shipped.pipeline).keys()
+        assert pipe.named_steps["features"].transformer_weights == (
+            shipped.pipeline.named_steps["features"].transformer_weights
+        )
+        for name, step in steps(pipe).items():
+            fold_analyze = step.build_analyzer()
+            shipped_analyze = steps(shipped.pipeline)[name].build_analyzer()
+            for doc in docs:
+                assert fold_analyze(doc) == shipped_analyze(doc), (name, doc)
 
 
 def test_training_docs_carry_the_section_and_neighbours() -> None:
     docs = training_docs(samples(), SHIPPED)
     shipped = train(samples(), SHIPPED)
-    feats = word_step(shipped.pipeline).build_analyzer()(docs[5])  # "The company pays..."
-    assert "§benefit" in feats and "‹benefit" in feats  # lemmas, as for the line
-    assert "<short>" in word_step(shipped.pipeline).build_analyzer()(docs[0])
-    assert "the" not in feats  # stop words are dropped, as the config says
-    assert docs[-1] == LOOSE[-1][0]  # a line outside a written posting has no context
+    line = steps(shipped.pipeline)["word"].build_analyzer()
+    context = steps(shipped.pipeline)["context"].build_analyzer()
+    own, around = line(docs[5]), context(docs[5])  # "The company pays for your health..."
+    assert "health insurance" in own and "the" not in own  # stop words go, as configured
+    assert not any(f.startswith(("§", "‹", "›", "¶")) for f in own)
+    assert "§benefit" in around and "‹benefit" in around  # lemmas, as for the line
+    assert "¶booking" not in around and "¶vendor" in around  # its own posting, not another
+    assert "<short>" in line(docs[0])
+    assert docs[-1] == LOOSE[-1][0] and context(docs[-1]) == []  # outside a posting
 
 
 def test_evaluate_folds_build_the_shipped_features(recorded) -> None:

@@ -159,3 +159,24 @@ def test_repeated_lines_score_as_they_do_alone(model) -> None:
 def test_section_headers_are_neutral(model) -> None:
     headers = ["Kinh nghiệm", "Technical Skills:", "Yêu cầu", "What you'll do", "Quyen loi"]
     assert [s.tag for s in model.score_lines(headers)] == ["neutral"] * len(headers)
+
+
+def test_evidence_adds_up_for_a_line_read_in_its_posting() -> None:
+    from dataclasses import replace
+
+    from classifier import Config
+    from classifier.features import in_context
+
+    config = replace(Config(), section=True, neighbours=True, posting=True, lexicon=True)
+    model = train(load_samples()[::3], config)
+    lines = ["Responsibilities", "Keep the plant's servers and network running", "Benefits"]
+    scores = model.score_posting(lines, evidence=10_000)
+    feats, clf = model.pipeline.named_steps["features"], model.pipeline.named_steps["clf"]
+    logits = clf.decision_function(feats.transform(in_context(lines, config)))
+    i_cto, i_cio = list(clf.classes_).index("CTO"), list(clf.classes_).index("CIO")
+    intercept = clf.intercept_[i_cto] - clf.intercept_[i_cio]
+    for score, row in zip(scores, logits, strict=True):
+        total = sum(w for _, w in score.evidence) + intercept
+        assert total == pytest.approx(row[i_cto] - row[i_cio], abs=1e-3)
+    assert scores[1].tag == "CIO"
+    assert any(term.startswith("(posting: ") for term, _ in scores[1].evidence)
