@@ -21,9 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from .columns import find_column, guess_text_column
+from .columns import check_header, find_column, guess_text_column, unique_names
 from .engines import Engine, in_order, make_engine
-from .errors import BadInput
+from .errors import BadInput, OutputError
 from .model import Model
 from .posting import Posting, classify_many
 from .staging import Checkpoint, mismatch
@@ -198,8 +198,17 @@ class _Layout:
     columns: list[str]
     added: list[str]
 
+    def problem(self, row: Row) -> str | None:
+        """Return why a row that was read has no text to score: it is too short, else None."""
+        if row.fields is not None and max(self.text) >= row.fields:
+            return (
+                f"row has {row.fields} field(s) but the header has {len(self.columns)}, so "
+                f"{_what(self)} is missing (a lost delimiter or quote?); not scored"
+            )
+        return None
+
     def text_of(self, row: Row) -> str | None:
-        if row.error:
+        if row.error or self.problem(row):
             return None
         parts = (row.cells[i] for i in self.text)
         return "\n".join(
@@ -268,8 +277,9 @@ def _layout(table: Table, options: ScoreOptions) -> _Layout:
     if options.text_columns:
         text = tuple(find_column(columns, c, "--text-column") for c in options.text_columns)
     else:
-        index, guessed = guess_text_column(columns, table.peek(200))
+        index, guessed = guess_text_column(columns, table.peek(200), table.name)
         text = (index,)
+    check_header(table.name, columns, list(text))
     id_ = find_column(columns, options.id_column, "--id-column") if options.id_column else None
     added = [options.prefix + c for c in RESULT_COLUMNS]
     clash = [c for c in added if c in columns]
@@ -278,7 +288,7 @@ def _layout(table: Table, options: ScoreOptions) -> _Layout:
             f"the input already has column(s) {', '.join(clash)} (was it scored before?); "
             "pass --prefix, e.g. --prefix new_, to name the added columns differently"
         )
-    names = tuple(columns[i] for i in text)
+    names = tuple(unique_names(columns)[i] for i in text)
     return _Layout(text, id_, names, guessed, list(columns), added)
 
 
@@ -310,7 +320,7 @@ class _Run:
         targets = [(output, fmt, "-o")]
         if lines_target:
             targets.append((lines_target, output_format(lines_target, None, fmt), "--lines-out"))
-        check_targets(targets, table.path, options.bom)
+        check_targets(targets, [table.path or ("-" if table.is_stdin else None)], options.bom)
         n = len(layout.columns)
         self.outputs = [Output(output, fmt, layout.columns + layout.added, n, _kinds(n))]
         if lines_target:
@@ -387,20 +397,31 @@ class _Run:
 
     def _resumable(self) -> dict[str, Any] | None:
         if self.checkpoint is None:
-            raise BadInput(
-                "--resume needs -o FILE (and --lines-out FILE); standard output cannot be resumed"
+            where = next(o for o in self.outputs if o.staged is None)
+            what = (
+                "standard output cannot be resumed"
+                if where.resolved is None
+                else f"{where.target} is a {where.resolved.kind}, written straight through"
             )
+            raise BadInput(f"--resume needs -o FILE (and --lines-out FILE); {what}")
         if self.table.path is None:
             raise BadInput("--resume needs the input as a file; standard input cannot be checked")
         state = self.checkpoint.load()
         if state is None:
             self._note(f"no checkpoint for {self.outputs[0].target}; starting from the beginning")
             return None
-        differ = mismatch(state.get("job", {}), self.job())
+        saved, now = state.get("job", {}), self.job()
+        differ = mismatch(saved, now)
+        if {"input_size", "input_mtime_ns"} & set(differ) and "input" not in differ:
+            raise BadInput(
+                f"{self.table.name} changed since the interrupted run (its size or time); "
+                "run again without --resume to start over"
+            )
         if differ:
             raise BadInput(
                 f"the checkpoint for {self.outputs[0].target} was made with other settings "
-                f"({', '.join(differ)}); run again without --resume to start over"
+                f"({', '.join(_setting_names(differ, saved, now))}); "
+                "run again without --resume to start over"
             )
         for output, position in zip(self.outputs, state["positions"], strict=True):
             if output.staged and output.format != "parquet" and not output.staged.exists(position):
@@ -429,7 +450,7 @@ class _Run:
         lines: list[list[Any]] = []
         start = tally.rows
         for k, (row, s) in enumerate(zip(chunk, results, strict=True)):
-            error = row.error or s.error
+            error = row.error or layout.problem(row) or s.error
             rows.append([*row.cells, *s[:8], name, error])
             if error:
                 tally.errors += 1
@@ -471,9 +492,10 @@ class _Run:
     def abandon(self, error: BaseException) -> None:
         """Clean up after a failed run, keeping what a checkpoint covers for --resume.
 
-        Bad input would fail the same way again, so nothing is kept for it.
+        Bad input would fail the same way again, so nothing is kept for it; nor after a write
+        failed (a full disk): the partial file would only keep the disk full.
         """
-        if isinstance(error, BadInput) or not self.saved:
+        if isinstance(error, BadInput | OutputError) or not self.saved:
             self.discard()
         else:
             for output in self.outputs:
@@ -500,6 +522,29 @@ class _Run:
             resumed_from=self.skip,
             notes=tuple(self.notes),
         )
+
+
+# How a user names each setting a checkpoint records (the options by their command-line flag).
+_SETTINGS = {
+    "input": "the input file", "encoding": "the encoding", "delimiter": "the delimiter",
+    "text_columns": "--text-column", "outputs": "-o / --lines-out or --format",
+    "model": "the model", "id_column": "--id-column", "input_format": "--input-format",
+    "output_format": "--format", "bom": "--bom", "escape_formulas": "--keep-formulas",
+    "prefix": "--prefix", "evidence": "--evidence",
+}  # fmt: skip
+
+
+def _setting_names(differ: list[str], saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Return the differing settings of a checkpoint as a user knows them."""
+    names: list[str] = []
+    for key in differ:
+        if key == "options":
+            old, new = saved.get("options") or {}, now.get("options") or {}
+            keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            names.extend(_SETTINGS.get(k, k) for k in keys)
+        elif key not in ("input_size", "input_mtime_ns"):
+            names.append(_SETTINGS.get(key, key))
+    return list(dict.fromkeys(names)) or ["the input file"]
 
 
 def _kinds(n_input: int) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,16 +26,27 @@ from . import (
     read_line_rows,
     read_postings,
 )
+from .errors import OutputError
+from .staging import failure
 
 TAG_COLOURS = {"CIO": "cyan", "CTO": "magenta", "neutral": None}
 
 
+# A write that failed because of the disk, not the program: one Error line, never a traceback.
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS})
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
+
+
 class CioctoGroup(click.Group):
-    """A click group that turns ClassifierError (and Ctrl-C) into a one-line error."""
+    """A click group that turns ClassifierError (and Ctrl-C, a full disk, a closed pipe) into
+    a one-line error or a quiet exit."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OutputError as e:
+            _drop_stdout()
+            raise click.ClickException(str(e)) from None
         except ClassifierError as e:
             raise click.ClickException(str(e)) from None
         except KeyboardInterrupt:
@@ -41,6 +54,27 @@ class CioctoGroup(click.Group):
             ctx.exit(130)
         except MemoryError:
             raise click.ClickException("out of memory; try a smaller input") from None
+        except BrokenPipeError:
+            # the reader (`| head`) has what it wanted: stop quietly
+            _drop_stdout()
+            ctx.exit(EXIT_BROKEN_PIPE)
+        except OSError as e:
+            if e.errno not in _DISK_ERRORS:
+                raise
+            _drop_stdout()
+            raise click.ClickException(str(failure(e.filename or "the output", e, False))) from None
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so what it still holds is not flushed at exit
+    into the full disk or closed pipe that failed (which would print a traceback)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (tests): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def model_options(f: Any) -> Any:
@@ -147,7 +181,13 @@ def _legacy(data: bytes) -> str | None:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-@click.option("--evidence", default=5, show_default=True, help="Evidence terms per line.")
+@click.option(
+    "--evidence",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0, 50),
+    help="Evidence terms per line (0-50).",
+)
 @click.option("--encoding", help="Input encoding (default: UTF-8, UTF-16 with BOM).")
 @model_options
 def classify_cmd(

@@ -22,6 +22,7 @@ from . import (
 from .labels import read_texts
 from .retrain import DEFAULT_EXPANSION, EXPANSIONS, TOLERANCE
 from .review import suggestions_csv, suspects_csv, write_text
+from .staging import check_output
 from .store import LOCK_WAIT_S, models_dir
 
 FILE = click.Path(dir_okay=False, path_type=Path)
@@ -166,7 +167,7 @@ def register(group: click.Group) -> None:
             if f.conflicts:
                 dropped += f"{', ' if dropped else ''}{f.conflicts} conflicting rows dropped"
             click.echo(
-                f"Read {len(f.rows)} {f.kind}s from {f.path}"
+                f"Read {len(f.rows)} {f.kind}{'' if len(f.rows) == 1 else 's'} from {f.path}"
                 + (f" ({dropped})" if dropped else ""),
                 err=True,
             )
@@ -281,6 +282,8 @@ def register(group: click.Group) -> None:
         output: Path | None,
     ) -> None:
         """List rows whose label the model confidently disagrees with, most suspicious first."""
+        if output is not None:
+            check_output(output, label_files)  # before the folds are trained, not after
         files = [
             read_labels(
                 p,
@@ -295,7 +298,7 @@ def register(group: click.Group) -> None:
             files, base=not no_base, config=_active_config(), folds=folds, progress=_say
         )
         if output is not None:
-            write_text(output, suspects_csv(suspects))
+            write_text(output, suspects_csv(suspects), label_files)
             click.echo(f"Wrote {len(suspects)} suspect rows to {output}", err=True)
         elif fmt == "csv":
             click.echo(suspects_csv(suspects[:limit]), nl=False)
@@ -327,6 +330,8 @@ def register(group: click.Group) -> None:
         from .data import load_samples
         from .store import load_model
 
+        if output is not None:
+            check_output(output, [listings])
         model = load_model(model_ref, trust=trust_model)
         known = [s.text for s in load_samples()]
         chosen = suggest_lines(read_texts(listings, text_column), model, limit, known)
@@ -334,7 +339,7 @@ def register(group: click.Group) -> None:
         if output is None:
             click.echo(text, nl=False)
         else:
-            write_text(output, text)
+            write_text(output, text, [listings])
             click.echo(
                 f"Wrote {len(chosen)} lines to {output}; fill in the label column, then "
                 f"`ciocto train --labels {output}`",

@@ -27,3 +27,7 @@ class RegistryError(ClassifierError):
 
 class RegistryBusy(ClassifierError):
     """Another run holds the registry's lock and did not let go in time."""
+
+
+class OutputError(ClassifierError):
+    """Writing an output failed part way: a full disk, an I/O error; what was written is removed."""

@@ -1,5 +1,8 @@
 """A user's label files: CSV or JSON Lines of lines or whole postings, checked row by row.
 
+Files are read by the reader `score` uses (classifier.tableio): the same encodings, gzip,
+delimiters and messages.
+
 Every problem is reported as a DataError that names the file, the row (its line in the file,
 as an editor shows it) and what to do next. Exact duplicates are dropped and counted; the same
 text with two different labels is an error, or dropped with `drop_conflicts`.
@@ -7,23 +10,20 @@ text with two different labels is an error, or dropped with `drop_conflicts`.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .columns import find_column
 from .data import Sample, canonical_label
-from .errors import DataError
+from .errors import BadInput, DataError
 from .normalize import nfc
+from .tableio import open_table
 
 LINE = "line"
 POSTING = "posting"
 MAX_CONFLICTS_SHOWN = 5
-_JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,11 @@ def read_labels(
     lang_column: str = "lang",
     drop_conflicts: bool = False,
 ) -> LabelFile:
-    """Return the checked rows of a label file (CSV or JSON Lines), or raise DataError."""
+    """Return the checked rows of a label file (CSV, TSV or JSON Lines), or raise DataError."""
     path = Path(path)
-    raw = _read_bytes(path)
     rows: list[LabelledRow] = []
-    for where, record in _records(path, raw, required=(text_column, label_column)):
+    records = _records(path, required=(text_column, label_column), optional=(lang_column,))
+    for where, record in records:
         text = _field(record, text_column, where)
         label_raw = _field(record, label_column, where)
         if not text.strip():
@@ -107,15 +107,15 @@ def read_labels(
         tuple(kept),
         duplicates,
         conflicts,
-        hashlib.sha256(raw).hexdigest(),
+        _sha256(path),
     )
 
 
 def read_texts(path: Path | str, text_column: str = "text") -> list[tuple[str, str]]:
-    """Return (where, text) for every non-empty text of an unlabelled CSV or JSON Lines file."""
+    """Return (where, text) for every non-empty text of an unlabelled table, read as by `score`."""
     path = Path(path)
     out = []
-    for where, record in _records(path, _read_bytes(path), required=(text_column,)):
+    for where, record in _records(path, required=(text_column,)):
         text = _field(record, text_column, where)
         if text.strip():
             out.append((where, text))
@@ -124,70 +124,60 @@ def read_texts(path: Path | str, text_column: str = "text") -> list[tuple[str, s
     return out
 
 
-def _read_bytes(path: Path) -> bytes:
-    if path.is_dir():
-        raise DataError(f"{path} is a directory; give a CSV or JSON Lines file")
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror}") from None
+    return digest.hexdigest()
 
 
 def _records(
-    path: Path, raw: bytes, required: tuple[str, ...]
-) -> Iterator[tuple[str, dict[str, Any]]]:
+    path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[tuple[str, dict[str, Any]]]:
+    """Return ("file:line", record) for every row, read by the reader `score` uses.
+
+    The whole file is read before any row is checked, so a quote left open is reported as
+    such, not as the empty label of the row it swallowed.
+    """
+    if path.is_dir():
+        raise DataError(f"{path} is a directory; give a CSV or JSON Lines file")
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}:{line}: not valid UTF-8; save the file as UTF-8") from None
-    if _is_jsonl(path, text):
-        yield from _jsonl_records(path, text, required)
-    else:
-        yield from _csv_records(path, text, required)
-
-
-def _is_jsonl(path: Path, text: str) -> bool:
-    if path.suffix.lower() in _JSONL_SUFFIXES:
-        return True
-    if path.suffix.lower() in {".csv", ".tsv"}:
-        return False
-    return text.lstrip().startswith("{")
-
-
-def _csv_records(
-    path: Path, text: str, required: tuple[str, ...]
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        columns = [c for c in (reader.fieldnames or []) if c is not None]
-        _check_columns(path, columns, required, "column")
-        start = reader.line_num + 1
-        for record in reader:
-            yield f"{path}:{start}", {k: v for k, v in record.items() if k is not None}
-            start = reader.line_num + 1
-    except csv.Error as e:
-        raise DataError(f"{path}:{reader.line_num}: not valid CSV ({e})") from None
-
-
-def _jsonl_records(
-    path: Path, text: str, required: tuple[str, ...]
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    for no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{no}"
-        try:
-            record = json.loads(line)
-        except ValueError as e:
-            raise DataError(f"{where}: not a JSON object ({e})") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{where}: not a JSON object")
-        _check_columns(Path(where), list(record), required, "field")
-        yield where, record
+        with open_table(path) as table:
+            rows = list(table.rows())
+            columns = table.columns
+            jsonl = table.format == "jsonl"
+    except BadInput as e:
+        raise DataError(str(e)) from None
+    out = []
+    index: dict[str, int] = {}
+    if not jsonl:
+        for n in required:
+            option = "--text-column" if n == required[0] else "--label-column"
+            try:
+                index[n] = find_column(columns, n, option)
+            except BadInput as e:
+                raise DataError(f"{path}: {e}") from None
+        index.update({n: columns.index(n) for n in optional if columns.count(n) == 1})
+    for row in rows:
+        where = f"{path}:{row.line}"
+        if row.error:
+            raise DataError(f"{where}: {row.error.replace('; not scored', '')}; fix the row")
+        if row.fields is not None and max(index.values()) >= row.fields:
+            raise DataError(
+                f"{where}: row has {row.fields} field(s) but the header has {len(columns)} "
+                "(a lost delimiter or quote?); fix the row"
+            )
+        if jsonl:
+            record = row.record or {}
+            _check_columns(Path(where), list(record), required, "field")
+            out.append((where, record))
+        else:
+            out.append((where, {n: row.cells[i] for n, i in index.items()}))
+    return out
 
 
 def _check_columns(path: Path, columns: list[str], required: tuple[str, ...], what: str) -> None:

@@ -28,6 +28,7 @@ from .labels import POSTING, LabelFile, text_key
 from .model import Model
 from .retrain import Progress, Recipe, TrainingSet, same_fold_probabilities
 from .segment import segment
+from .staging import write_file
 from .textio import check_text
 
 
@@ -222,12 +223,13 @@ def suggestions_csv(suggestions: Sequence[Suggestion]) -> str:
     )
 
 
-def write_text(path: Path, text: str) -> None:
-    """Write an output file, as a clear error when it cannot be written."""
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise BadInput(f"cannot write {path}: {e.strerror}") from None
+def write_text(path: Path, text: str, inputs: Sequence[Path] = ()) -> None:
+    """Write an output file whole or not at all, never over one of the `inputs`.
+
+    The one staged writer (classifier.staging) does it: a symlink's target is replaced, a
+    device or FIFO written through, a full disk a clear error with nothing left behind.
+    """
+    write_file(path, text.encode("utf-8"), inputs)
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import BadInput
+from .textio import encoding_name, utf16_without_bom
 
 INPUT_FORMATS = ("csv", "tsv", "jsonl")
 SAMPLE_BYTES = 1 << 20
@@ -38,6 +39,7 @@ _DELIMITERS = (",", ";", "\t", "|")
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _QUOTED = re.compile(r'"[^"]*"')
 _CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1f]")
+_CONTROL_TEXT = re.compile("[\x00-\x08\x0e-\x1f]")
 # The bytes where cp1258 and cp1252 differ. Read as cp1258, Vietnamese shows tone marks after
 # vowels, the letters ư and đ, ă before a final consonant (năm); Western text shows marks after
 # consonants (così, però: ì, ò), ă and ơ where Portuguese has ã and õ (não, informações), and
@@ -51,12 +53,16 @@ _VOWELS = frozenset("aeiouyAEIOUYâêôơưăÂÊÔƠƯĂ")
 
 @dataclass(frozen=True)
 class Row:
-    """One input row: its cells in column order, the JSON record it came from, any read error."""
+    """One input row: its cells in column order, the JSON record it came from, any read error.
+
+    `fields` is how many cells a short CSV row really had (the rest are padded with ''), else None.
+    """
 
     cells: list[Any]
     line: int
     error: str | None = None
     record: dict[str, Any] | None = None
+    fields: int | None = None
 
 
 class Table:
@@ -94,6 +100,11 @@ class Table:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def is_stdin(self) -> bool:
+        """Return True when the table is read from standard input."""
+        return self._raw is sys.stdin.buffer
+
     def close(self) -> None:
         """Close the file (never standard input itself)."""
         if self._raw is not sys.stdin.buffer:
@@ -102,7 +113,10 @@ class Table:
     @property
     def encoding_label(self) -> str:
         """Return the encoding as a user would name it, e.g. 'UTF-8 with BOM'."""
-        names = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16"}
+        names = {
+            "utf-8": "UTF-8", "utf-8-sig": "UTF-8 with BOM", "utf-16": "UTF-16",
+            "utf-16-le": "UTF-16 LE", "utf-16-be": "UTF-16 BE",
+        }  # fmt: skip
         return names.get(self.encoding, self.encoding)
 
     def fraction(self) -> float | None:
@@ -215,7 +229,9 @@ class Table:
                 )
                 cells = cells[:ncols]
             elif len(cells) < ncols:
-                cells = cells + [""] * (ncols - len(cells))
+                fields = len(cells)
+                yield Row(cells + [""] * (ncols - fields), start, error, fields=fields)
+                continue
             yield Row(cells, start, error)
         if last_raw and _open_quote(last_raw, self.delimiter):
             raise BadInput(
@@ -306,11 +322,14 @@ def open_table(
         stream, sample = _decompress(raw, name)
         if not sample.strip():
             raise BadInput(f"{name} is empty; it needs a header row naming the columns")
-        _refuse_binary(sample, name)
         if encoding:
+            # the bytes are checked as the given encoding reads them (UTF-16 is full of NULs)
             encoding, how = _given_encoding(encoding, sample), "given"
+            _refuse_binary_text(sample.decode(encoding, "replace"), name)
         else:
             encoding, how = detect_encoding(sample, name)
+            if not encoding.startswith("utf-16"):
+                _refuse_binary(sample, name)
         # UTF-16 cannot carry undecodable bytes through; it stops at them instead
         errors = "strict" if encoding.startswith(("utf-16", "utf-32")) else "surrogateescape"
         text = io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline="")
@@ -337,6 +356,9 @@ def detect_encoding(sample: bytes, name: str = "input") -> tuple[str, str]:
         return "utf-8-sig", "byte-order mark"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", "byte-order mark"
+    utf16 = utf16_without_bom(sample)
+    if utf16:
+        return utf16, "detected, without a byte-order mark"
     text = codecs.getincrementaldecoder("utf-8")("surrogateescape").decode(sample, final=False)
     if text.isascii() and not _SURROGATE.search(text):
         return "utf-8", "detected"
@@ -346,6 +368,15 @@ def detect_encoding(sample: bytes, name: str = "input") -> tuple[str, str]:
         # valid UTF-8 with a few rows in something else: those rows get an error each
         return "utf-8", "detected"
     return _legacy_encoding(sample), "detected"
+
+
+def _refuse_binary_text(text: str, name: str) -> None:
+    head = text[:8192]
+    if len(_CONTROL_TEXT.findall(head)) > 0.05 * len(head):
+        raise BadInput(
+            f"{name} looks like a binary file even read as the given encoding; "
+            "is it really a table?"
+        )
 
 
 def _legacy_encoding(sample: bytes) -> str:
@@ -391,12 +422,7 @@ def _open_quote(raw: str, delimiter: str) -> bool:
 
 def _given_encoding(encoding: str, sample: bytes) -> str:
     """Return the codec name for a user's --encoding (UTF-8 also skips a byte-order mark)."""
-    try:
-        name = codecs.lookup(encoding).name
-    except LookupError:
-        raise BadInput(
-            f"unknown encoding {encoding!r}; try utf-8, utf-8-sig, utf-16, cp1258 or cp1252"
-        ) from None
+    name = encoding_name(encoding)
     if name == "utf-8" and sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     return name

@@ -2,7 +2,8 @@
 
 A writer is handed chunks of rows and can say where it is (bytes written, or parts for
 Parquet), so a run can be checkpointed after each chunk and resumed from there. An `Output`
-ties a writer to its target: standard output, or a file staged beside its final name.
+ties a writer to its target: standard output, a file staged beside its final name, or an
+existing device or FIFO written through directly (see classifier.staging).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import json
 import os
 import re
 import sys
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, Any
 
+from .columns import unique_names
 from .errors import BadInput
-from .staging import Staged, drop_parts, sync
+from .staging import Staged, Target, drop_parts, refuse_inputs, resolve_target, sync, writing
 
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
 _EXTENSIONS = {
@@ -64,21 +67,6 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def unique_names(columns: list[str]) -> list[str]:
-    """Return column names made unique for keyed formats: a repeated 'x' becomes 'x.1'."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in columns:
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}.{seen[name]}"
-            while name in seen:
-                name += "_"
-        seen.setdefault(name, 0)
-        out.append(name)
-    return out
-
-
 class Writer:
     """Base of the writers: `columns` are all output names, the first `n_input` from the input.
 
@@ -100,6 +88,30 @@ class Writer:
 
     def close(self) -> None:
         """Flush and let go of the stream (it is not closed: the caller owns it)."""
+
+
+class _Borrowed(io.BufferedIOBase):
+    """The caller's byte stream lent to a text wrapper, which must never close it.
+
+    A wrapper left behind by a failed write (a full disk, a closed pipe) is closed when it is
+    garbage-collected; through this it cannot close standard output with it.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        return self._stream.write(b)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def close(self) -> None:
+        pass
 
 
 class _TextWriter(Writer):
@@ -133,7 +145,7 @@ class DelimitedWriter(_TextWriter):
     ) -> None:
         super().__init__(columns, n_input, kinds)
         self._stream = stream
-        self._text = io.TextIOWrapper(stream, "utf-8", errors="replace", newline="")
+        self._text = io.TextIOWrapper(_Borrowed(stream), "utf-8", errors="replace", newline="")
         self._csv = csv.writer(self._text, delimiter=delimiter)
         self._guard = guard
         if header:
@@ -157,7 +169,7 @@ class JsonlWriter(_TextWriter):
     def __init__(self, stream: IO[bytes], columns: list[str], n_input: int, kinds: list[str]):
         super().__init__(columns, n_input, kinds)
         self._stream = stream
-        self._text = io.TextIOWrapper(stream, "utf-8", errors="replace", newline="\n")
+        self._text = io.TextIOWrapper(_Borrowed(stream), "utf-8", errors="replace", newline="\n")
         self._keys = unique_names(columns[:n_input])
         self._added = columns[n_input:]
 
@@ -225,7 +237,11 @@ def _pyarrow() -> Any:
 
 
 class Output:
-    """One output of a run (the scored rows, or the lines): its target, writer and staging."""
+    """One output of a run (the scored rows, or the lines): its target, writer and staging.
+
+    A regular (or new) file is staged and renamed into place; standard output and an existing
+    device or FIFO (`direct`) are written straight through, and cannot be checkpointed.
+    """
 
     def __init__(self, target: str, fmt: str, columns: list[str], n_input: int, kinds: list[str]):
         self.target = target
@@ -233,21 +249,32 @@ class Output:
         self.columns = columns
         self.n_input = n_input
         self.kinds = kinds
-        self.staged = None if target == "-" else Staged(Path(target))
+        self.resolved: Target | None = None if target == "-" else resolve_target(target)
+        self.direct = self.resolved is None or self.resolved.direct
+        self.staged = None if self.direct or self.resolved is None else Staged(self.resolved.path)
         self.stream: IO[bytes] | None = None
         self.writer: Writer | None = None
 
     def open(self, position: int | None, bom: bool = False, guard: bool = True) -> None:
         """Start writing: afresh (position None) or from a checkpointed position."""
+        with writing(self.target, removed=self.staged is not None):
+            self._open(position, bom, guard)
+
+    def _open(self, position: int | None, bom: bool, guard: bool) -> None:
         if self.format == "parquet":
-            assert self.staged is not None  # refused for standard output by check_targets
+            assert self.staged is not None  # refused for direct targets by check_targets
             self.staged.parts.mkdir(exist_ok=True)
             drop_parts(self.staged.parts, position or 0)
             self.writer = ParquetWriter(
                 self.staged.parts, self.columns, self.n_input, self.kinds, position or 0
             )
             return
-        self.stream = sys.stdout.buffer if self.staged is None else self.staged.open(position)
+        if self.staged is not None:
+            self.stream = self.staged.open(position)
+        elif self.resolved is not None:
+            self.stream = open(self.resolved.path, "wb")  # noqa: SIM115 - closed by close()
+        else:
+            self.stream = sys.stdout.buffer
         if self.format == "jsonl":
             self.writer = JsonlWriter(self.stream, self.columns, self.n_input, self.kinds)
         else:
@@ -260,70 +287,93 @@ class Output:
     def write(self, rows: list[list[Any]], records: list[dict[str, Any] | None] | None) -> None:
         """Write a chunk of rows."""
         assert self.writer is not None, "open() first"
-        self.writer.write(rows, records)
+        with writing(self.target, removed=self.staged is not None):
+            self.writer.write(rows, records)
 
     def sync(self) -> int:
         """Push what is written to disk; return the position a checkpoint may record."""
         assert self.writer is not None, "open() first"
-        position = self.writer.position()
-        if self.stream is not None and self.staged is not None:
-            sync(self.stream)
+        with writing(self.target, removed=self.staged is not None):
+            position = self.writer.position()
+            if self.stream is not None and self.staged is not None:
+                sync(self.stream)
         return position
 
     def close(self) -> None:
         """Stop writing (the partial file stays until commit or discard)."""
-        if self.writer is not None:
-            self.writer.close()
-        if self.stream is not None:
-            if self.staged is None:
-                self.stream.flush()
-            else:
-                self.stream.close()
-        self.stream = None
+        stream, self.stream = self.stream, None
+        try:
+            if self.writer is not None:
+                self.writer.close()
+            if stream is not None:
+                stream.flush()
+        finally:
+            if stream is not None and stream is not sys.stdout.buffer:
+                stream.close()
 
     def commit(self) -> None:
         """Finish: put the complete file under its final name."""
         writer = self.writer
-        self.close()
-        self.writer = None
-        if self.staged is None:
-            return
-        if isinstance(writer, ParquetWriter):
-            writer.merge(self.staged.part)
-            self.staged.commit()
-            self.staged.discard()
-        else:
-            self.staged.commit()
+        with writing(self.target, removed=self.staged is not None):
+            self.close()
+            self.writer = None
+            if self.staged is None:
+                return
+            if isinstance(writer, ParquetWriter):
+                writer.merge(self.staged.part)
+                self.staged.commit()
+                self.staged.discard()
+            else:
+                self.staged.commit()
 
     def discard(self) -> None:
-        """Stop and remove everything written."""
-        self.close()
+        """Stop and remove everything written (what cannot be flushed any more is dropped)."""
+        with suppress(OSError, ValueError):
+            self.close()
         self.writer = None
         if self.staged is not None:
             self.staged.discard()
 
 
-def check_targets(outputs: list[tuple[str, str, str]], input_path: Path | None, bom: bool) -> None:
-    """Refuse outputs that cannot be written, before anything is: (target, format, option)."""
-    targets = [t for t, _, _ in outputs]
-    if len(set(targets)) < len(targets):
+def check_targets(
+    outputs: list[tuple[str, str, str]], inputs: list[str | Path | None], bom: bool
+) -> None:
+    """Refuse outputs that cannot be written, before anything is: (target, format, option).
+
+    `inputs` are the run's input files ('-' for standard input); no output may be one of them.
+    """
+    names = [t for t, _, _ in outputs]
+    if len(set(names)) < len(names):
         raise BadInput("-o and --lines-out must be different files")
+    seen: list[Path] = []
     for target, fmt, option in outputs:
         if target == "-":
             if fmt == "parquet":
                 raise BadInput(f"Parquet cannot go to standard output; give {option} FILE.parquet")
             continue
-        path = Path(target)
-        if input_path is not None and path.exists() and path.resolve() == input_path.resolve():
-            raise BadInput(f"{option} {target} is the input file; write to another file")
-        if path.is_dir():
-            raise BadInput(f"{option} {target} is a directory; give a file name")
-        if not path.parent.is_dir():
-            raise BadInput(f"cannot write {target}: there is no folder {str(path.parent)!r}")
-        if not os.access(path.parent, os.W_OK):
+        resolved = resolve_target(target, option)
+        if resolved.path in seen or any(_same(resolved.path, p) for p in seen):
+            raise BadInput("-o and --lines-out must be different files")
+        seen.append(resolved.path)
+        refuse_inputs(resolved, inputs, option)
+        if resolved.direct:
+            if fmt == "parquet":
+                raise BadInput(
+                    f"Parquet cannot be written to a {resolved.kind} ({target}); "
+                    f"give {option} FILE.parquet"
+                )
+            continue
+        if not os.access(resolved.path.parent, os.W_OK):
             raise BadInput(f"cannot write {target}: the folder is not writable")
     formats = {fmt for _, fmt, _ in outputs}
     if bom and not formats & {"csv", "tsv"}:
         raise BadInput("--bom is for CSV output (Excel); it does not apply to this format")
     if "parquet" in formats:
         _pyarrow()
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

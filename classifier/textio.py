@@ -13,28 +13,84 @@ MAX_LINE_CHARS = 100_000
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 
+def encoding_name(encoding: str) -> str:
+    """Return the codec name of a user's --encoding, or raise BadInput listing the usual ones."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise BadInput(
+            f"unknown encoding {encoding!r}; try utf-8, utf-8-sig, utf-16, cp1258 or cp1252"
+        ) from None
+
+
+def utf16_without_bom(data: bytes) -> str | None:
+    """Return 'utf-16-le' or 'utf-16-be' when the bytes are plainly UTF-16 with no mark, else None.
+
+    Text in UTF-16 has a NUL in every other byte for its ASCII letters (digits, spaces, commas),
+    and decodes without error; a binary file rarely does both.
+    """
+    head = data[:8192]
+    half = len(head) // 2
+    if half < 8:
+        return None
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if odd >= 0.5 * half and even <= 0.02 * half:
+        codec = "utf-16-le"
+    elif even >= 0.5 * half and odd <= 0.02 * half:
+        codec = "utf-16-be"
+    else:
+        return None
+    try:
+        text = head[: half * 2].decode(codec)
+    except UnicodeDecodeError:
+        text = head[: half * 2 - 2].decode(codec, "replace")  # a pair cut at the end
+    if "\ufffd" in text[:-1] or len(_CONTROL.findall(text)) > max(3, len(text) // 100):
+        return None
+    return codec
+
+
+def where_in(data: bytes, offset: int) -> str:
+    """Return 'line L, character C' for a byte offset, as an editor counts them."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    line = data.count(b"\n", 0, offset) + 1
+    column = len(data[start:offset].decode("utf-8", "replace")) + 1
+    return f"line {line}, character {column}"
+
+
 def decode(data: bytes, source: str = "input", encoding: str | None = None) -> str:
-    """Return the text of a posting's bytes: UTF-8 (BOM or not), UTF-16 with BOM, or `encoding`."""
+    """Return the text of a posting's bytes: UTF-8 (BOM or not), UTF-16, or `encoding`."""
     if encoding:
+        codec = encoding_name(encoding)
         try:
-            return data.decode(encoding)
-        except LookupError as e:
-            raise BadInput(f"unknown encoding {encoding!r}") from e
+            return data.decode("utf-8-sig" if codec == "utf-8" else codec)
         except UnicodeDecodeError as e:
-            raise BadInput(f"{source} is not valid {encoding} (byte {e.start})") from e
+            raise BadInput(
+                f"{source} is not valid {encoding} ({where_in(data, e.start)}); "
+                "check the encoding it was saved in"
+            ) from e
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError as e:
             raise BadInput(f"{source} has a UTF-16 mark but is not valid UTF-16") from e
+    utf16 = utf16_without_bom(data)
+    if utf16:
+        try:
+            return data.decode(utf16)
+        except UnicodeDecodeError as e:
+            raise BadInput(
+                f"{source} looks like {utf16.upper()} but is not valid in it; save it as UTF-8"
+            ) from e
     if b"\x00" in data[:8192]:
-        raise BadInput(f"{source} looks like a binary file, not a job description")
+        raise BadInput(
+            f"{source} looks like a binary file, not a job description (if it is UTF-16 "
+            "without a byte-order mark, pass --encoding utf-16-le)"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
         raise BadInput(
-            f"{source} is not valid UTF-8 (line {line}, byte {e.start}); "
+            f"{source} is not valid UTF-8 ({where_in(data, e.start)}); "
             "save it as UTF-8 or pass --encoding (e.g. cp1258, cp1252)"
         ) from e
 

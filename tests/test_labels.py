@@ -72,12 +72,21 @@ def test_each_problem_names_file_row_and_fix(tmp_path: Path, content: str, messa
 def test_unreadable_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="nope.csv: no such file"):
         read_labels(tmp_path / "nope.csv")
-    bad = tmp_path / "latin1.csv"
-    bad.write_bytes("text,label\nGérer le réseau,CIO\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"latin1.csv:2: not valid UTF-8"):
-        read_labels(bad)
-    with pytest.raises(DataError, match=r"j.jsonl:1: not a JSON object"):
-        read_labels(write(tmp_path, "j.jsonl", "[1, 2]\n"))
+    # a whole file in a legacy encoding is read as `score` reads it (issue 13, item 8) ...
+    legacy = tmp_path / "latin1.csv"
+    legacy.write_bytes("text,label\nGérer le réseau,CIO\n".encode("latin-1"))
+    assert [r.text for r in read_labels(legacy).rows] == ["Gérer le réseau"]
+    # ... but one row in another encoding inside a UTF-8 file is named, by file and line
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(
+        "text,label\nQuản lý hạ tầng,CIO\n".encode() + "Gérer le réseau,CIO\n".encode("latin-1")
+    )
+    with pytest.raises(DataError, match=r"mixed.csv:3: row has bytes that are not UTF-8"):
+        read_labels(mixed)
+    with pytest.raises(DataError, match=r"j.jsonl:2: not a JSON object"):
+        read_labels(write(tmp_path, "j.jsonl", '{"text": "Run IT", "label": "CIO"}\n[1, 2]\n'))
+    with pytest.raises(DataError, match=r"a.jsonl is a JSON array; ciocto reads JSON Lines"):
+        read_labels(write(tmp_path, "a.jsonl", "[1, 2]\n"))
     with pytest.raises(DataError, match="is a directory"):
         read_labels(tmp_path)
 
