@@ -48,8 +48,14 @@ def similar_pairs(texts: Sequence[str], threshold: float) -> list[tuple[int, int
     ]
 
 
-def near_duplicate_groups(texts: Sequence[str], threshold: float = GROUP_JACCARD) -> list[int]:
-    """Return a group id per text so that lines with Jaccard >= threshold share a group."""
+def near_duplicate_groups(
+    texts: Sequence[str],
+    threshold: float = GROUP_JACCARD,
+    together: Sequence[str] | None = None,
+) -> list[int]:
+    """Return a group id per text so that lines with Jaccard >= threshold share a group, and so
+    do lines with the same non-empty `together` key (the lines of one written posting: a line
+    read in its posting must not be scored by a model that read its posting)."""
     parent = list(range(len(texts)))
 
     def find(i: int) -> int:
@@ -63,6 +69,11 @@ def near_duplicate_groups(texts: Sequence[str], threshold: float = GROUP_JACCARD
         # the smaller index is the root, so group ids do not depend on set iteration order
         # (string hashing is randomised per process) and the folds are the same every run
         parent[max(a, b)] = min(a, b)
+    first: dict[str, int] = {}
+    for i, key in enumerate(together or ()):
+        if key:
+            a, b = find(first.setdefault(key, i)), find(i)
+            parent[max(a, b)] = min(a, b)
     return [find(i) for i in range(len(texts))]
 
 
@@ -88,7 +99,7 @@ def out_of_fold(
     texts = [s.text for s in samples]
     docs = training_docs(samples, config)
     y = np.array([s.label for s in samples])
-    groups = near_duplicate_groups(texts)
+    groups = near_duplicate_groups(texts, together=[s.posting for s in samples])
     proba = np.zeros((len(samples), len(LABELS)))
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
     for train_idx, test_idx in cv.split(texts, y, groups):

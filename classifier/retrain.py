@@ -326,17 +326,19 @@ def same_fold_probabilities(
     index: dict[str, int] = {}
     texts: list[str] = []
     strata: list[str] = []
+    written_in: list[str] = []  # the data/ posting a text was written in, if any
     posting_of: dict[int, int] = {}
 
-    def add(text: str, label: str) -> int:
+    def add(text: str, label: str, posting: str = "") -> int:
         key = text_key(text)
         if key not in index:
             index[key] = len(texts)
             texts.append(text)
             strata.append(label)
+            written_in.append(posting)
         return index[key]
 
-    wanted = {add(s.text, s.label) for s in training.samples}
+    wanted = {add(s.text, s.label, s.posting) for s in training.samples}
     for p_no, posting in enumerate(training.postings):
         for line in posting.lines:
             i = add(line, posting.label)
@@ -344,8 +346,8 @@ def same_fold_probabilities(
             posting_of.setdefault(i, p_no)
     for samples, _ in rows_of:
         for s in samples:
-            add(s.text, s.label)
-    groups = near_duplicate_groups(texts, GROUP_JACCARD)
+            add(s.text, s.label, s.posting)
+    groups = near_duplicate_groups(texts, GROUP_JACCARD, together=written_in)
     offset = len(texts)
     for i, p_no in posting_of.items():
         groups[i] = offset + p_no

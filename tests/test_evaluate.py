@@ -88,3 +88,13 @@ def test_bad_line_files_are_one_error_line(models_root, tmp_path, content, messa
     assert result.exit_code != 0
     assert result.output.startswith("Error: ") and message in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_lines_of_one_written_posting_share_a_fold_group() -> None:
+    from classifier.evaluate import near_duplicate_groups
+
+    texts = ["Patch the servers", "Lead the engineers", "Free lunch", "Patch the servers weekly"]
+    groups = near_duplicate_groups(texts, 0.5, together=["bank", "", "bank", ""])
+    assert groups[0] == groups[2] == groups[3]  # posting, then near duplicate
+    assert groups[1] != groups[0]
+    assert len(set(near_duplicate_groups(texts[:3], 0.5))) == 3  # no posting: no grouping
