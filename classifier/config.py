@@ -36,11 +36,11 @@ class Config:
     margin: float = 0.05
     stop_words: bool = False
     short_lines: bool = True
-    lexicon: bool = False
-    headers: bool = False
+    lexicon: bool = True
+    headers: bool = True
     section: bool = False
     neighbours: bool = False
-    posting: bool = False
+    posting: bool = True
     context_weight: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:

@@ -196,7 +196,7 @@ def build_pipeline(config: Config) -> Pipeline:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
-    from .vectorize import LineTfidf
+    from .vectorize import ContextTfidf, LineTfidf
 
     parts = [
         (
@@ -215,7 +215,7 @@ def build_pipeline(config: Config) -> Pipeline:
         parts.append(
             (
                 "context",
-                LineTfidf(
+                ContextTfidf(
                     analyzer=context_features,
                     sublinear_tf=True,
                     min_df=max(2, config.min_df),

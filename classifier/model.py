@@ -45,7 +45,6 @@ class Model:
     card: dict[str, Any]
     _names: Any = field(default=None, repr=False)
     _config: Config | None = field(default=None, repr=False)
-    _short: int | None = field(default=None, repr=False)
     _own: Any = field(default=None, repr=False)
 
     @property
@@ -79,13 +78,9 @@ class Model:
         classes = list(clf.classes_)
         i_cio, i_cto, i_neu = (classes.index(c) for c in LABELS)
         # A line with no known word of its own says nothing about either role, whatever
-        # section it sits in.
-        own = self._own_columns()
-        known = (X != 0).astype(np.float32) @ own if own is not None else np.diff(X.indptr)
+        # posting it sits in and however short it is.
+        known = (X != 0).astype(np.float32) @ self._word_columns()
         empty = np.asarray(known).ravel() == 0
-        short = self._short_column()
-        if short is not None:
-            empty |= (np.asarray(known).ravel() == 1) & (X[:, short].toarray().ravel() != 0)
         proba[empty] = 0.0
         proba[empty, i_neu] = 1.0
         tags = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
@@ -139,32 +134,22 @@ class Model:
             out.append((term, round(float(contrib[j]), 4)))
         return tuple(out)
 
-    def _short_column(self) -> int | None:
-        """Return the column of the short-line feature, if the model has one (looked up once)."""
-        if self._short is None:
-            import numpy as np
-
-            hits = np.flatnonzero(self._feature_names() == "word__" + SHORT)
-            self._short = int(hits[0]) if len(hits) else -1
-        return self._short if self._short >= 0 else None
-
     def score_posting(self, texts: Sequence[str], evidence: int = 5) -> list[LineScore]:
         """Return one LineScore per line of one posting, each line read in its place."""
         return self.score_lines(in_context(list(texts), self.config), evidence)
 
-    def _own_columns(self) -> Any:
-        """Return a 0/1 vector over features marking the line's own (not context) ones, or None
-        for a model without context features."""
+    def _word_columns(self) -> Any:
+        """Return a 0/1 vector over features marking the line's own words (not its context,
+        not the short-line or header marks): what makes a line say something."""
         if self._own is None:
             import numpy as np
 
-            names = self._feature_names()
-            own = np.array(
-                [not is_context_feature(str(n).partition("__")[2]) for n in names],
-                dtype=np.float32,
+            marks = {SHORT, HEADER}
+            feats = [str(n).partition("__")[2] for n in self._feature_names()]
+            self._own = np.array(
+                [not (f in marks or is_context_feature(f)) for f in feats], dtype=np.float32
             )
-            self._own = own if not own.all() else False
-        return self._own if self._own is not False else None
+        return self._own
 
     def _feature_names(self) -> Any:
         if self._names is None:

@@ -31,3 +31,16 @@ class LineTfidf(TfidfVectorizer):
         if self.binary:
             counts.data.fill(1)
         return self._tfidf.transform(counts, copy=False)
+
+
+class ContextTfidf(LineTfidf):
+    """LineTfidf for the context part of documents (see features.in_context): every line of a
+    posting carries the same posting, so each distinct context is analysed once and its row
+    repeated, instead of looking up a posting's words once per line."""
+
+    def transform(self, raw_documents: Any) -> Any:
+        sep = "\x1f"
+        where: dict[str, int] = {}
+        rows = [where.setdefault(sep + doc.partition(sep)[2], len(where)) for doc in raw_documents]
+        unique = super().transform(list(where))
+        return unique[np.asarray(rows, dtype=np.intp)] if rows else unique

@@ -99,8 +99,12 @@ def test_posting_leaning_ignores_neutral_lines_end_to_end(model) -> None:
     duties = "Lead the engineering team\nDesign the product architecture\nRun the IT helpdesk"
     padding = "\n".join(["Competitive salary", "Lương tháng 13", "Apply by email"] * 10)
     a, b = classify(duties, model), classify(duties + "\n" + padding, model)
-    assert a.leaning == b.leaning and a.p_cto == pytest.approx(b.p_cto)
     assert b.counts["neutral"] >= 25
+    # neutral lines carry no weight in the leaning: exactly the leaning of the other lines
+    signal = [t.score for t in b.lines if t.score.tag != "neutral"]
+    assert leaning_of(signal, model.config.margin)[:2] == (b.leaning, b.p_cto)
+    # a line is read in its posting, so the padding may move the duties' own scores a little
+    assert a.leaning == b.leaning and a.p_cto == pytest.approx(b.p_cto, abs=0.05)
 
 
 def _expected_leanings() -> list[tuple[str, str]]:
@@ -180,3 +184,16 @@ def test_evidence_adds_up_for_a_line_read_in_its_posting() -> None:
         assert total == pytest.approx(row[i_cto] - row[i_cio], abs=1e-3)
     assert scores[1].tag == "CIO"
     assert any(term.startswith("(posting: ") for term, _ in scores[1].evidence)
+
+
+def test_the_context_vectoriser_equals_scikit_learns(model) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from classifier.features import in_context
+
+    vec = dict(model.pipeline.named_steps["features"].transformer_list)["context"]
+    docs = in_context(["Benefits", "Run the IT helpdesk", "Lead the engineers"], model.config)
+    docs += in_context(["Apply by email", "Lương tháng 13"], model.config) + ["plain line", ""]
+    ours, theirs = vec.transform(docs), TfidfVectorizer.transform(vec, docs)
+    assert ours.shape == theirs.shape and (ours != theirs).nnz == 0
+    assert ours[0].nnz > 0 and ours[-1].nnz == 0  # a plain line has no context
