@@ -5,7 +5,9 @@ technology it names (the labelling guideline). The training lines can only name 
 frameworks; these lists let the model learn one weight for "names a product-engineering
 technology" and one for "names an internal-IT technology", so that a framework it never saw
 in training still counts. Entries are folded tokens (see normalize.folded_tokens) or bigrams
-of them; ambiguous words ("go", "swift", "spring") appear only in bigrams.
+of them; ambiguous words ("go", "swift", "spring") appear only in bigrams, and so do
+words that are also Vietnamese syllables once folded ("sắp" is "sap", "sóc" is "soc", "lúa" is
+"lua", "Lan" is "lan").
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ def _words(text: str) -> frozenset[str]:
 DEV = _words(
     """
     python java javascript typescript golang kotlin scala elixir erlang haskell clojure
-    c++ c# f# php ruby perl rust dart lua objective-c solidity cobol fortran
+    c++ c# f# php ruby perl rust dart objective-c solidity cobol fortran
     react reactjs react.js angular angularjs vue vuejs vue.js svelte next.js nextjs nuxt
-    node.js nodejs deno nestjs express.js django flask fastapi laravel symfony rail
+    node.js nodejs deno nestjs express.js django flask fastapi laravel symfony
     rails springboot hibernate jpa asp.net blazor xamarin maui flutter swiftui jetpack
     html html5 css css3 sass tailwind bootstrap jquery redux webpack vite graphql grpc
     restful openapi swagger microservice microservices monorepo kafka rabbitmq nats
@@ -50,11 +52,11 @@ IT = _words(
     comptia pmp prince2
     vmware esxi vsphere vcenter hyper-v citrix veeam nutanix proxmox
     intune sccm mecm jamf o365 m365 sharepoint
-    cisco juniper fortinet fortigate palo checkpoint sophos meraki aruba mikrotik
-    firewall firewalls vpn lan wan sd-wan vlan wifi dhcp dns ldap
-    siem soc edr xdr dlp pam
+    cisco juniper fortinet fortigate sophos meraki aruba mikrotik
+    firewall firewalls vpn wan sd-wan vlan wifi dhcp dns ldap
+    siem edr xdr dlp
     helpdesk servicenow zendesk glpi
-    erp crm hrm hris mes wms sap odoo netsuite dynamics
+    erp crm hrm hris mes wms odoo netsuite
     backup backups nas raid
     """
 ) | frozenset(
@@ -63,7 +65,8 @@ IT = _words(
         "help desk", "data center", "data centre", "iso <num>", "disaster recovery",
         "sap s4hana", "sap hana", "microsoft dynamics", "dynamics <num>", "oracle erp",
         "oracle ebs",
-        "ms office", "window server", "exchange server", "microsoft exchange",
+        "ms office", "window server", "mang lan", "lan wan", "sap erp", "sap b1", "sap fico",
+        "sap mm", "sap sd", "he thong sap", "palo alto", "soc analyst", "security operation", "exchange server", "microsoft exchange",
     }
 )  # fmt: skip
 

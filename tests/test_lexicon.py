@@ -21,6 +21,9 @@ from classifier.normalize import folded_tokens
         ("Build Docker images for the ERP team", ["<stack:dev>", "<stack:it>"]),
         ("Excellent communication skills", []),
         ("Go to the office three days a week", []),  # "go" alone is a verb
+        ("Chăm sóc sức khỏe", []),  # folded Vietnamese syllables: soc, sap, lua, lan
+        ("Sắp xếp lịch họp, lan tỏa văn hóa", []),
+        ("Triển khai SAP ERP và mạng LAN cho nhà máy", ["<stack:it>"]),
     ],
 )
 def test_stack_marks(line: str, marks: list[str]) -> None:
