@@ -45,6 +45,10 @@ def resolve_target(name: str | Path, option: str = "-o") -> Target:
     """Return how an output file is to be written, or raise BadInput for one that cannot be."""
     path = Path(os.path.realpath(name))  # a symlink's target is what gets replaced
     try:
+        # by the name given: /dev/stdout on a pipe leads to a "pipe:[...]" realpath cannot name
+        mode = os.stat(name).st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            return Target(str(name), Path(name), True, "device" if stat.S_ISCHR(mode) else "FIFO")
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         if not path.parent.is_dir():
@@ -57,10 +61,6 @@ def resolve_target(name: str | Path, option: str = "-o") -> Target:
         return Target(str(name), path, False, "file")
     if stat.S_ISDIR(mode):
         raise BadInput(f"{option} {name} is a directory; give a file name")
-    if stat.S_ISCHR(mode):
-        return Target(str(name), path, True, "device")
-    if stat.S_ISFIFO(mode):
-        return Target(str(name), path, True, "FIFO")
     what = "a block device (a disk)" if stat.S_ISBLK(mode) else "a socket"
     raise BadInput(f"{option} {name} is {what}; give a file name")
 
@@ -93,6 +93,13 @@ def refuse_inputs(target: Target, inputs: Iterable[str | Path | None], option: s
             raise BadInput(f"{option} {target.name} is {what}; write to another file")
 
 
+_FIXES = {
+    errno.ENOSPC: "free some space",
+    errno.EDQUOT: "free some space",
+    errno.EIO: "check the disk or device",
+}
+
+
 def failure(name: str, e: OSError, removed: bool = True) -> OutputError:
     """Return the OutputError for a write that failed, saying what to do next."""
     why = e.strerror or str(e)
@@ -100,8 +107,8 @@ def failure(name: str, e: OSError, removed: bool = True) -> OutputError:
         why += " (the disk is full)"
     what = "standard output" if name == "-" else name
     left = "; the partial output was removed" if removed else ""
-    fix = "free some space and run again" if "full" in why else "check the disk and run again"
-    return OutputError(f"cannot write {what}: {why}{left} — {fix}")
+    fix = _FIXES.get(e.errno or 0, "check where it goes")
+    return OutputError(f"cannot write {what}: {why}{left} — {fix} and run again")
 
 
 @contextmanager

@@ -101,6 +101,10 @@ class _Borrowed(io.BufferedIOBase):
         super().__init__()
         self._stream = stream
 
+    @property
+    def name(self) -> Any:
+        return getattr(self._stream, "name", "<stream>")
+
     def writable(self) -> bool:
         return True
 
