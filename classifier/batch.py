@@ -142,7 +142,8 @@ class ScoreOptions:
 
     text_columns: columns joined (one per line) into the listing text; empty: guessed.
     id_column: identifies a listing in the lines output (default: its row number).
-    input_format / output_format: csv, tsv, jsonl (and parquet out); default from names.
+    input_format / output_format: csv, tsv, jsonl, xlsx, parquet; default from names.
+    sheet: the .xlsx input's sheet, by name or number from 1 (default: the first).
     encoding: of the input; default detected. bom: start CSV output with a UTF-8 BOM (Excel).
     escape_formulas: prefix cells that start with = + - @ with ' in CSV output.
     prefix: put before the added column names (when the input already has such columns).
@@ -155,6 +156,7 @@ class ScoreOptions:
     output_format: str | None = None
     encoding: str | None = None
     bom: bool = False
+    sheet: str | None = None
     escape_formulas: bool = True
     prefix: str = ""
     evidence: int = 5
@@ -248,7 +250,7 @@ def score_table(
     if not isinstance(model, Model):
         model = load_model(model)
     started = time.monotonic()
-    with open_table(source, options.input_format, options.encoding) as table:
+    with open_table(source, options.input_format, options.encoding, sheet=options.sheet) as table:
         layout = _layout(table, options)
         run = _Run(table, layout, options, model, str(output), lines_out, observer)
         run.open(resume)

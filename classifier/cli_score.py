@@ -97,6 +97,9 @@ def _options(f: Any) -> Any:
                      help="Output format (default: from -o's extension, else the input's)."),
         click.option("--input-format", type=click.Choice(INPUT_FORMATS),
                      help="Input format (default: from the extension, else from the content)."),
+        click.option("--sheet", metavar="NAME|N",
+                     help="The .xlsx sheet to read, by name or number from 1 (default: the "
+                          "first; pip install 'ciocto[excel]')."),
         click.option("--encoding",
                      help="Input encoding (default: detected among UTF-8, UTF-8/UTF-16 with a "
                           "byte-order mark, cp1258, cp1252)."),
@@ -134,6 +137,7 @@ def score_cmd(
     lines_out: str | None,
     fmt: str | None,
     input_format: str | None,
+    sheet: str | None,
     encoding: str | None,
     bom: bool,
     keep_formulas: bool,
@@ -148,7 +152,8 @@ def score_cmd(
     model_ref: str | None,
     trust_model: bool,
 ) -> None:
-    """Score every listing in a CSV, TSV or JSON Lines table (plain or gzip; - for stdin).
+    """Score every listing in a CSV, TSV or JSON Lines table (plain or gzip; - for stdin), an
+    .xlsx workbook or a Parquet file.
 
     Each row keeps its columns and gains leaning, p_cto, confidence, line counts, the
     strongest CIO and CTO lines, model and error. The output appears only when complete; an
@@ -163,6 +168,7 @@ def score_cmd(
         input_format=input_format,
         output_format=fmt,
         encoding=encoding,
+        sheet=sheet,
         bom=bom,
         escape_formulas=not keep_formulas,
         prefix=prefix,

@@ -1,4 +1,5 @@
 """Reading tables of listings: CSV, TSV and JSON Lines, plain or gzip, from a file or stdin.
+(.xlsx workbooks and Parquet files are read by classifier.excel, into the same Table.)
 
 Rows are streamed, so memory does not grow with the file. The encoding (UTF-8, UTF-8 or UTF-16
 with a byte-order mark, cp1258, cp1252) and the CSV delimiter are chosen from a sample of the
@@ -25,7 +26,7 @@ from typing import IO, Any
 from .errors import BadInput
 from .textio import encoding_name, utf16_without_bom
 
-INPUT_FORMATS = ("csv", "tsv", "jsonl")
+INPUT_FORMATS = ("csv", "tsv", "jsonl", "xlsx", "parquet")
 SAMPLE_BYTES = 1 << 20
 # A quoted field may legitimately span lines, but one left open swallows the rest of the file;
 # this bounds what that can cost (a field this long is reported, not read on).
@@ -311,12 +312,19 @@ def open_table(
     fmt: str | None = None,
     encoding: str | None = None,
     delimiter: str | None = None,
+    sheet: str | None = None,
 ) -> Table:
     """Return an open Table for a path, '-' (standard input) or a binary file object.
 
-    fmt is csv, tsv or jsonl (default: from the file name, else from the content); encoding is
-    detected when not given. Raises BadInput for anything that is not a readable table.
+    fmt is csv, tsv, jsonl, xlsx or parquet (default: from the file name, else from the
+    content); encoding is detected when not given; sheet picks an .xlsx sheet (default: the
+    first). Raises BadInput for anything that is not a readable table.
     """
+    from .excel import BINARY_FORMATS, format_of, open_cells
+
+    cells = fmt if fmt in BINARY_FORMATS else None if fmt else format_of(source)
+    if cells or sheet is not None:
+        return open_cells(source, cells, sheet, encoding)
     name, path, raw, size = _open_bytes(source)
     try:
         stream, sample = _decompress(raw, name)
@@ -472,10 +480,15 @@ def _decompress(raw: IO[bytes], name: str) -> tuple[IO[bytes], bytes]:
     stream: IO[bytes] = io.BufferedReader(_Chain(magic, raw))
     if magic.startswith(b"\x1f\x8b"):
         stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
-    elif magic.startswith(b"PK\x03\x04") or magic.startswith(b"\xd0\xcf\x11\xe0"):
+    elif magic.startswith(b"PK\x03\x04"):
         raise BadInput(
-            f"{name} is a spreadsheet workbook, not a CSV; in Excel use "
-            "File > Save As > 'CSV UTF-8', then score that file"
+            f"{name} is a spreadsheet workbook (or another zip file), not a CSV; to read a "
+            "workbook, give it as a file named .xlsx (or pass --input-format xlsx)"
+        )
+    elif magic.startswith(b"\xd0\xcf\x11\xe0"):
+        raise BadInput(
+            f"{name} is an old Excel workbook (.xls), not a CSV; in Excel use "
+            "File > Save As > 'Excel Workbook (.xlsx)' or 'CSV UTF-8', then score that file"
         )
     sample = _read_some(stream, SAMPLE_BYTES, name)
     if magic.startswith(b"\x1f\x8b") and sample.startswith(b"\x1f\x8b"):
@@ -518,10 +531,10 @@ def _format_from_name(name: str) -> str | None:
     lower = name.lower()
     if lower.endswith(".gz"):
         lower = lower[:-3]
-    if lower.endswith((".xlsx", ".xls", ".xlsm", ".ods")):
+    if lower.endswith((".xls", ".ods")):
         raise BadInput(
-            f"{name} is a spreadsheet workbook, not a CSV; in Excel use "
-            "File > Save As > 'CSV UTF-8', then score that file"
+            f"{name} is a spreadsheet workbook ciocto does not read; save it as "
+            "'Excel Workbook (.xlsx)' or 'CSV UTF-8', then score that file"
         )
     return _EXTENSIONS.get(Path(lower).suffix)
 

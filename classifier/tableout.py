@@ -22,10 +22,10 @@ from .columns import unique_names
 from .errors import BadInput
 from .staging import Staged, Target, drop_parts, refuse_inputs, resolve_target, sync, writing
 
-OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet")
+OUTPUT_FORMATS = ("csv", "tsv", "jsonl", "parquet", "xlsx")
 _EXTENSIONS = {
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-    ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet",
+    ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx",
 }  # fmt: skip
 # Cells a spreadsheet would run as a formula; a leading ' makes it show them as text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -39,7 +39,7 @@ def output_format(target: str, given: str | None, fallback: str) -> str:
             raise BadInput(f"unknown format {given!r}; use one of {', '.join(OUTPUT_FORMATS)}")
         return given
     if target == "-":
-        return fallback
+        return "csv" if fallback in ("xlsx", "parquet") else fallback  # binary: show a CSV
     lower = target.lower()
     if lower.endswith(".gz"):
         raise BadInput(
@@ -281,6 +281,10 @@ class Output:
             self.stream = sys.stdout.buffer
         if self.format == "jsonl":
             self.writer = JsonlWriter(self.stream, self.columns, self.n_input, self.kinds)
+        elif self.format == "xlsx":
+            from .excel import XlsxWriter
+
+            self.writer = XlsxWriter(self.stream, self.columns, self.n_input, self.kinds, guard)
         else:
             delimiter = "\t" if self.format == "tsv" else ","
             self.writer = DelimitedWriter(
@@ -327,6 +331,11 @@ class Output:
                 writer.merge(self.staged.part)
                 self.staged.commit()
                 self.staged.discard()
+            elif self.format == "xlsx":
+                from .excel import XlsxWriter
+
+                assert isinstance(writer, XlsxWriter)
+                writer.finish(self.staged)
             else:
                 self.staged.commit()
 
@@ -354,6 +363,8 @@ def check_targets(
         if target == "-":
             if fmt == "parquet":
                 raise BadInput(f"Parquet cannot go to standard output; give {option} FILE.parquet")
+            if fmt == "xlsx":
+                raise BadInput(f"an .xlsx cannot go to standard output; give {option} FILE.xlsx")
             continue
         resolved = resolve_target(target, option)
         if resolved.path in seen or any(_same(resolved.path, p) for p in seen):
@@ -366,6 +377,11 @@ def check_targets(
                     f"Parquet cannot be written to a {resolved.kind} ({target}); "
                     f"give {option} FILE.parquet"
                 )
+            if fmt == "xlsx":
+                raise BadInput(
+                    f"an .xlsx cannot be written to a {resolved.kind} ({target}); "
+                    f"give {option} FILE.xlsx"
+                )
             continue
         if not os.access(resolved.path.parent, os.W_OK):
             raise BadInput(f"cannot write {target}: the folder is not writable")
@@ -374,6 +390,10 @@ def check_targets(
         raise BadInput("--bom is for CSV output (Excel); it does not apply to this format")
     if "parquet" in formats:
         _pyarrow()
+    if "xlsx" in formats:
+        from .excel import require_openpyxl
+
+        require_openpyxl()
 
 
 def _same(a: Path, b: Path) -> bool:

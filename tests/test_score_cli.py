@@ -193,8 +193,11 @@ def _bad(tmp_path: Path) -> list[tuple[list[str], bytes | None, str]]:
          "Error: in.csv: a quote opened in row 1 (line 2) is never closed, so the rest of the "
          "file became one field; fix the quote and run again"),
         (["in.xlsx"], b"PK\x03\x04" + b"\x00" * 64,
-         "Error: in.xlsx is a spreadsheet workbook, not a CSV; in Excel use File > Save As > "
-         "'CSV UTF-8', then score that file"),
+         "Error: in.xlsx is not a readable .xlsx workbook (BadZipFile: File is not a zip file); "
+         "open it in Excel and save it again, or save it as CSV UTF-8"),
+        (["in.xls"], b"\xd0\xcf\x11\xe0" + b"\x00" * 64,
+         "Error: in.xls is an old Excel workbook (.xls), not a CSV; in Excel use File > Save As "
+         "> 'Excel Workbook (.xlsx)' or 'CSV UTF-8', then score that file"),
         (["in.csv", "--format", "parquet"], ok,
          "Error: Parquet cannot go to standard output; give -o FILE.parquet"),
         (["in.csv", "--format", "jsonl", "--bom"], ok,
