@@ -186,7 +186,7 @@ def _legacy(data: bytes) -> str | None:
     default=5,
     show_default=True,
     type=click.IntRange(0, 50),
-    help="Evidence terms per line (0-50).",
+    help="Evidence terms per line.",
 )
 @click.option("--encoding", help="Input encoding (default: UTF-8, UTF-16 with BOM).")
 @model_options
