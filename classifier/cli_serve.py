@@ -19,12 +19,15 @@ WEB_EXTRA = "the web page needs the web extra: pip install 'ciocto[web]'"
               type=click.FloatRange(0.001, 2000), help="Largest CSV upload, in MB.")  # fmt: skip
 @click.option("--max-rows", default=5000, show_default=True, type=click.IntRange(1),
               help="Most CSV rows scored per upload.")  # fmt: skip
+@click.option("--idle-timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds before a connection that sends no request is closed.")  # fmt: skip
 @model_options
 def serve_cmd(
     host: str,
     port: int,
     max_upload_mb: float,
     max_rows: int,
+    idle_timeout: float,
     model_ref: str | None,
     trust_model: bool,
 ) -> None:
@@ -44,7 +47,7 @@ def serve_cmd(
     if web.allowed_hosts_for(host) is None:
         click.echo(f"Warning: listening on {host}: anyone who can reach it can use it.", err=True)
     click.echo(f"Serving model {model.name!r} on {web.url_of(sock)}  (Ctrl-C to stop)", err=True)
-    web.serve(app, sock)
+    web.serve(app, sock, idle_timeout=idle_timeout)
 
 
 def register(group: click.Group) -> None:

@@ -9,27 +9,36 @@ is three files read from the package.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
+import csv
 import io
 import json
+import multiprocessing
+import os
 import re
 import socket
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .batch import RESULT_COLUMNS, ScoreOptions, score_table
 from .errors import BadInput, ClassifierError, ModelIntegrityError, ModelNotFound
@@ -44,6 +53,7 @@ MAX_UPLOAD_BYTES = 20_000_000  # CSV upload
 MAX_ROWS = 5_000  # CSV rows per upload; bigger files belong to `ciocto score`
 MAX_EVIDENCE = 20
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+IDLE_TIMEOUT_S = 5  # an open connection with no request in it is closed after this long
 
 _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -134,18 +144,40 @@ def score_csv(
         with tempfile.TemporaryDirectory(prefix="ciocto-web-") as folder:
             out = Path(folder) / "scored.csv"
             summary = score_table(upload(), out, options, model=model, jobs=1)
-            scored = out.read_bytes()
+            scored = _web_row_errors(out.read_bytes(), prefix + "error")
     except BadInput as e:
         raise BadInput(_for_the_web(str(e))) from None
     return ScoredCsv(scored, summary.rows, summary.errors, ", ".join(summary.text_columns))
 
 
+def _web_row_errors(scored: bytes, column: str) -> bytes:
+    """Return the scored CSV with its rows' error messages naming request fields, not options."""
+    if b" --" not in scored:
+        return scored
+    bom = scored.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(scored.decode("utf-8-sig"), newline="")))
+    if not rows or column not in rows[0]:
+        return scored
+    at = rows[0].index(column)
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)  # the batch writer's dialect: excel, CRLF
+    writer.writerow(rows[0])
+    for row in rows[1:]:
+        if at < len(row):
+            row[at] = _for_the_web(row[at])
+        writer.writerow(row)
+    return (codecs.BOM_UTF8 if bom else b"") + out.getvalue().encode("utf-8")
+
+
 def _for_the_web(message: str) -> str:
     """Return a batch scorer message with its command-line options named as request fields."""
     for option, field in (
-        ("--text-column", "text_column"),
-        ("--prefix", "prefix"),
-        ("--encoding", "encoding"),
+        ("pass --encoding", 'send the "encoding" field (a form field, or ?encoding=NAME)'),
+        ("pass --text-column", 'send the "text_column" field'),
+        ("pass --prefix, e.g. --prefix new_,", 'send the "prefix" field, e.g. prefix=new_,'),
+        ("--text-column", '"text_column"'),
+        ("--prefix", '"prefix"'),
+        ("--encoding", '"encoding"'),
     ):
         message = message.replace(option, field)
     return message
@@ -169,10 +201,14 @@ def create_app(
     `ciocto serve` does on loopback, against DNS rebinding); None accepts any.
     """
     limits = limits or Limits()
-    lock = threading.Lock()  # one scoring at a time: spaCy and the pipeline are shared state
+    lock = threading.Lock()  # spaCy and the pipeline are shared state in this process
     state: dict[str, Model] = {}
     if model is not None:
         state["model"] = model
+    # Scoring runs off the event loop: a posting in one of `cores` threads, an upload in a
+    # process of its own, so a 5,000-row upload never holds the lock /api/classify waits on.
+    threads = CapacityLimiter(_cores())
+    uploads = _UploadPool(max(1, _cores() - 1))
 
     def get_model() -> Model:
         with lock:
@@ -185,25 +221,27 @@ def create_app(
         with lock:
             return classify(text, m, evidence=evidence).to_dict()
 
-    def run_score(upload: Upload) -> ScoredCsv:
-        m = get_model()
-        with lock:
-            return score_csv(
-                upload.data,
-                m,
-                upload.text_column,
-                limits.rows,
-                name=_download_name(upload.filename, ""),
-                prefix=upload.prefix,
-                encoding=upload.encoding,
-            )
+    async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
+        return await anyio.to_thread.run_sync(function, *args, limiter=threads)
+
+    async def run_score(upload: Upload) -> ScoredCsv:
+        m = await in_thread(get_model)
+        return await uploads.run(
+            m,
+            upload.data,
+            upload.text_column,
+            limits.rows,
+            _download_name(upload.filename, ""),
+            upload.prefix,
+            upload.encoding,
+        )
 
     async def page(request: Request) -> Response:
         name, media = _STATIC[request.url.path]
         return Response(_static_file(name), media_type=media, headers=_SECURITY_HEADERS)
 
     async def info(request: Request) -> Response:
-        m = await run_in_threadpool(get_model)
+        m = await in_thread(get_model)
         card = m.card
         return JSONResponse(
             {
@@ -223,11 +261,11 @@ def create_app(
                 f"{size_text(limits.text_bytes)} of text (use `ciocto score` for many postings)"
             )
         check_text(text, "the posting")  # so an empty paste is named as such
-        return JSONResponse(await run_in_threadpool(run_classify, text, evidence))
+        return JSONResponse(await in_thread(run_classify, text, evidence))
 
     async def api_score(request: Request) -> Response:
         upload = await _score_request(request, limits)
-        scored = await run_in_threadpool(run_score, upload)
+        scored = await run_score(upload)
         return Response(
             scored.data,
             media_type="text/csv; charset=utf-8",
@@ -251,10 +289,17 @@ def create_app(
     ]
     middleware = []
     if allowed_hosts is not None:
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+        middleware.append(Middleware(LoopbackHostMiddleware, allowed_hosts=allowed_hosts))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        uploads.close()
+
     return Starlette(
         routes=routes,
         middleware=middleware,
+        lifespan=lifespan,
         exception_handlers={
             HTTPException: _http_error,
             ClassifierError: _classifier_error,
@@ -262,6 +307,108 @@ def create_app(
             Exception: _server_error,
         },
     )
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _UploadPool:
+    """Worker processes that score uploads, each holding a copy of the model, started lazily."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._model: Model | None = None
+        self._lock = threading.Lock()
+
+    async def run(self, model: Model, *args: Any) -> ScoredCsv:
+        pool = self._for(model)
+        loop = asyncio.get_running_loop()
+        result: ScoredCsv = await loop.run_in_executor(pool, _score_in_worker, *args)
+        return result
+
+    def _for(self, model: Model) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._model is not model:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False, cancel_futures=False)
+                # spawn, not fork: the server process has threads (and an event loop)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_upload_worker,
+                    initargs=(model, os.getpid()),
+                )
+                self._model = model
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+_WORKER_MODEL: dict[str, Model] = {}
+
+
+def _init_upload_worker(model: Model, parent: int) -> None:
+    # A server killed by SIGKILL cannot shut its pool down, so the worker watches for it.
+    # (Not PR_SET_PDEATHSIG: that fires when the *thread* that started the worker ends.)
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    # An upload is batch work: on a busy machine the pasted postings go first.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
+    threading.Thread(target=watch, name="ciocto-server-watch", daemon=True).start()
+    _WORKER_MODEL["model"] = model
+
+
+def _score_in_worker(
+    data: bytes,
+    text_column: str | None,
+    max_rows: int,
+    name: str,
+    prefix: str,
+    encoding: str | None,
+) -> ScoredCsv:
+    model = _WORKER_MODEL["model"]
+    return score_csv(data, model, text_column, max_rows, name, prefix, encoding)
+
+
+class LoopbackHostMiddleware:
+    """Refuse a Host header not in `allowed_hosts` (DNS rebinding), with JSON saying where to go."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.allowed = {h.lower() for h in allowed_hosts}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name.lower() in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        port = (scope.get("server") or ("", 8000))[1] or 8000
+        shown = repr(host[:100]) if host else "missing"
+        response = _error(
+            400,
+            f"this server answers only on its loopback address: open http://127.0.0.1:{port}/ "
+            f"(the request's Host header was {shown})",
+        )
+        await response(scope, receive, send)
 
 
 async def read_body(request: Request, limit: int, message: str) -> bytes:
@@ -297,7 +444,15 @@ def _classify_request(content_type: str, body: bytes) -> tuple[str, int]:
     """Return (text, evidence) from a JSON or plain-text classify request."""
     media = content_type.split(";")[0].strip().lower()
     if media == "text/plain":
-        return decode(body, "the request body"), 5
+        try:
+            return decode(body, "the request body"), 5
+        except BadInput as e:
+            if "UTF-8" not in str(e):
+                raise
+            raise BadInput(
+                f"{str(e).split(';')[0]}; send the posting as UTF-8 text, or as JSON "
+                '{"text": "..."}'
+            ) from None
     if media not in ("", "application/json") and not media.endswith("+json"):
         raise Unsupported(
             f'cannot read a {media} body: send JSON {{"text": "..."}} with Content-Type '
@@ -490,12 +645,56 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def serve(app: Starlette, sock: socket.socket, log_level: str = "info") -> None:
-    """Serve the app on an already bound socket until Ctrl-C."""
+def serve(
+    app: Starlette,
+    sock: socket.socket,
+    log_level: str = "info",
+    idle_timeout: float = IDLE_TIMEOUT_S,
+) -> None:
+    """Serve the app on an already bound socket until Ctrl-C; idle connections are closed."""
     import uvicorn
 
-    config = uvicorn.Config(app, log_level=log_level, server_header=False)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        server_header=False,
+        http=_idle_timeout_protocol(),
+        timeout_keep_alive=idle_timeout,  # type: ignore[arg-type]  (a float works)
+    )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _idle_timeout_protocol() -> type[asyncio.Protocol]:
+    """Return uvicorn's h11 protocol, also timing out a connection that has sent no request.
+
+    uvicorn's keep-alive timeout starts only after a response: a client that connects and
+    says nothing (or stops halfway through its headers) would hold a connection for ever.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class IdleTimeoutH11(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._wait_for_request()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is h11.IDLE and self.conn.our_state is h11.IDLE:
+                self._wait_for_request()  # still no complete request head
+
+        def _wait_for_request(self) -> None:
+            if self.timeout_keep_alive_task is None and not self.transport.is_closing():
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self._close_idle
+                )
+
+        def _close_idle(self) -> None:
+            self.timeout_keep_alive_task = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return IdleTimeoutH11
 
 
 def allowed_hosts_for(host: str) -> list[str] | None:

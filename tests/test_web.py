@@ -507,3 +507,27 @@ def test_serve_defaults_are_the_app_defaults() -> None:
     assert defaults["host"] == "127.0.0.1"
     assert int(float(defaults["max_upload_mb"]) * 1e6) == Limits().upload_bytes
     assert defaults["max_rows"] == Limits().rows
+
+
+def test_a_foreign_host_gets_json_naming_the_address_to_use(model: Model) -> None:
+    app = create_app(model, allowed_hosts=web.allowed_hosts_for("127.0.0.1"))
+    r = TestClient(app, base_url="http://evil.example:8123").get("/api/info")
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/json")
+    assert "http://127.0.0.1:" in r.json()["error"]
+    assert "'evil.example:8123'" in r.json()["error"]
+
+
+def test_encoding_hints_name_the_request_field_not_the_cli_option(client: TestClient) -> None:
+    legacy = b"id,description\n1,Gi\xe1m \xf0c\n"  # not UTF-8
+    scored = client.post(
+        "/api/score", files={"file": ("a.csv", legacy)}, data={"encoding": "utf-8"}
+    )
+    plain = client.post(
+        "/api/classify", content=b"Gi\xe1m \xff\xfe", headers={"content-type": "text/plain"}
+    )
+    messages = [read_csv(scored.content)[0]["error"], plain.json()["error"]]
+    assert [scored.status_code, plain.status_code] == [200, 400]
+    assert all("--" not in m for m in messages), messages
+    assert '"encoding" field' in messages[0]
+    assert "send the posting as UTF-8" in messages[1]
