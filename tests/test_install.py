@@ -199,3 +199,23 @@ def test_installed_ciocto_works_from_any_folder(venv: Path, tmp_path: Path) -> N
         ["ciocto", "--version"], cwd=work, env=elsewhere, capture_output=True, text=True
     ).stdout
     assert f"registry: {tmp_path / 'chosen' / 'models'}" in version
+
+
+def test_ciocto_home_holds_the_registry_and_may_hold_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from classifier.data import data_dir, data_files, project_root
+    from classifier.firstuse import is_user_registry
+    from classifier.store import models_dir
+
+    monkeypatch.delenv("CIOCTO_MODELS", raising=False)
+    monkeypatch.setenv("CIOCTO_HOME", str(tmp_path))
+    assert project_root() == tmp_path and models_dir() == tmp_path / "models"
+    assert is_user_registry(tmp_path / "models")  # where a first use may train
+    packaged = [p.name for p in data_files()]  # no data/ there: the copy in the package
+    assert data_dir() == ROOT / "classifier" / "_data"
+    assert packaged == [p.name for p in data_files(ROOT / "data")]
+    (tmp_path / "data").mkdir()
+    assert data_dir() == tmp_path / "data"
+    monkeypatch.setenv("CIOCTO_MODELS", str(tmp_path / "elsewhere"))
+    assert not is_user_registry(models_dir())  # a named registry is never trained into
