@@ -2,7 +2,9 @@
 
 Exit status: 0 every row scored; 3 the output is complete but some rows have an `error`;
 1 nothing was written (the `Error:` line says why); 2 bad usage; 130 interrupted (the partial
-output is kept beside the target: run the same command with --resume).
+output is kept beside the target: run the same command with --resume); 141 the reader of
+standard output went away (`| head`). A full disk is exit 1 with the partial output removed;
+docs/safety.md says what happens to devices, FIFOs and symlinks given as -o.
 """
 
 from __future__ import annotations
