@@ -92,7 +92,7 @@ def out_of_fold(
     from sklearn.model_selection import StratifiedGroupKFold
 
     from .features import build_pipeline
-    from .model import Model, training_docs
+    from .model import Model, fitted_config, training_docs
 
     make_pipeline = make_pipeline or build_pipeline
     config = config or Config()
@@ -103,10 +103,11 @@ def out_of_fold(
     proba = np.zeros((len(samples), len(LABELS)))
     cv = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
     for train_idx, test_idx in cv.split(texts, y, groups):
-        pipe = make_pipeline(config)
+        fold_config = fitted_config(config, [docs[i] for i in train_idx])
+        pipe = make_pipeline(fold_config)
         pipe.fit([docs[i] for i in train_idx], y[train_idx])
         if make_pipeline is build_pipeline:  # the product's predictor, empty-line rule included
-            scores = Model(pipe, {"config": config.to_dict()}).score_lines(
+            scores = Model(pipe, {"config": fold_config.to_dict()}).score_lines(
                 [docs[i] for i in test_idx], evidence=0
             )
             proba[test_idx] = [[s.p_cio, s.p_cto, s.p_neutral] for s in scores]

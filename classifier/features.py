@@ -59,11 +59,13 @@ HEADER_WORDS = 6
 _HEADER_END = (".", ";", ",", "!", "?")
 
 
-def is_header(text: str) -> bool:
-    """Return True for a line that reads as a section header: short, no sentence ending."""
-    words = folded_tokens(text)
-    stripped = text.rstrip(" *#_")
-    return 0 < len(words) <= HEADER_WORDS and not stripped.endswith(_HEADER_END)
+def is_header(text: str, words: list[str] | None = None) -> bool:
+    """Return True for a line that reads as a section header: short, no sentence ending.
+
+    `words` are the line's folded tokens, when the caller has them already.
+    """
+    n = len(folded_tokens(text) if words is None else words)
+    return 0 < n <= HEADER_WORDS and not text.rstrip(" *#_").endswith(_HEADER_END)
 
 
 def in_context(texts: list[str], config: Config) -> list[str]:
@@ -112,7 +114,7 @@ def word_features(
         text = line_text(text)
     stops = stop_words() if stop else frozenset()
     if accents != "both":
-        grams = folded_tokens(text)
+        grams = line_tokens(text)
         feats = _ngrams(grams, *ngrams, stops)
     else:
         toks = tokens(text)
@@ -123,12 +125,25 @@ def word_features(
         feats.append(SHORT)
     if lexicon:
         feats.extend(stack_marks(grams))
-    if headers and is_header(text):
+    if headers and is_header(text, grams):
         feats.append(HEADER)
     return feats
 
 
 _POSTING_MEMO: dict[str, frozenset[str]] = {}
+_LINE_MEMO: dict[str, list[str]] = {}
+_LINE_MEMO_SIZE = 50_000
+
+
+def line_tokens(line: str) -> list[str]:
+    """Return folded_tokens(line), remembered: a line is read for itself and again as part of
+    its posting's context, and boilerplate lines recur across postings. Do not mutate."""
+    out = _LINE_MEMO.get(line)
+    if out is None:
+        if len(_LINE_MEMO) >= _LINE_MEMO_SIZE:
+            _LINE_MEMO.clear()
+        out = _LINE_MEMO[line] = folded_tokens(line)
+    return out
 
 
 def context_features(doc: str) -> list[str]:
@@ -145,7 +160,10 @@ def context_features(doc: str) -> list[str]:
         if words is None:  # every line of a posting carries the same text: tokenise it once
             if len(_POSTING_MEMO) > 64:
                 _POSTING_MEMO.clear()
-            words = _POSTING_MEMO[whole] = frozenset(folded_tokens(whole))
+            # line by line: most lines take fold's fast ASCII path, a whole posting rarely does
+            words = _POSTING_MEMO[whole] = frozenset(
+                t for line in whole.split("\n") for t in line_tokens(line)
+            )
         feats.extend(sorted(POSTING + t for t in words))
     return feats
 
@@ -218,7 +236,7 @@ def build_pipeline(config: Config) -> Pipeline:
                 ContextTfidf(
                     analyzer=context_features,
                     sublinear_tf=True,
-                    min_df=max(2, config.min_df),
+                    min_df=config.min_df,
                     dtype=_float32(),
                 ),
             )

@@ -66,21 +66,35 @@ IT = _words(
         "sap s4hana", "sap hana", "microsoft dynamics", "dynamics <num>", "oracle erp",
         "oracle ebs",
         "ms office", "window server", "mang lan", "lan wan", "sap erp", "sap b1", "sap fico",
-        "sap mm", "sap sd", "he thong sap", "palo alto", "soc analyst", "security operation", "exchange server", "microsoft exchange",
+        "sap mm", "sap sd", "he thong sap", "palo alto", "soc analyst", "security operation",
+        "exchange server", "microsoft exchange",
     }
 )  # fmt: skip
 
 MARKS = {"dev": "<stack:dev>", "it": "<stack:it>"}
 
 
+def _names(grams: list[str], names: frozenset[str], heads: frozenset[str]) -> bool:
+    if not names.isdisjoint(grams):
+        return True
+    if heads.isdisjoint(grams):
+        return False
+    return any(a in heads and a + " " + b in names for a, b in zip(grams, grams[1:], strict=False))
+
+
+def _heads(names: frozenset[str]) -> frozenset[str]:
+    return frozenset(n.split()[0] for n in names if " " in n)
+
+
+_DEV_HEADS, _IT_HEADS = _heads(DEV), _heads(IT)
+
+
 def stack_marks(grams: list[str]) -> list[str]:
     """Return a mark for each stack the line's tokens name (at most one each), given its folded
     tokens; bigrams are looked up too."""
-    names = set(grams)
-    names.update(a + " " + b for a, b in zip(grams, grams[1:], strict=False))
     out = []
-    if names & DEV:
+    if _names(grams, DEV, _DEV_HEADS):
         out.append(MARKS["dev"])
-    if names & IT:
+    if _names(grams, IT, _IT_HEADS):
         out.append(MARKS["it"])
     return out

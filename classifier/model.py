@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +12,7 @@ from .data import LABELS, Sample, samples_sha256
 from .errors import DataError
 from .features import (
     HEADER,
+    SEP,
     SHORT,
     build_pipeline,
     has_context,
@@ -71,16 +72,19 @@ class Model:
         first: dict[str, int] = {}
         where = [first.setdefault(t, len(first)) for t in texts]
         unique = list(first)
-        feats = self.pipeline.named_steps["features"]
         clf = self.pipeline.named_steps["clf"]
-        X = feats.transform(unique).tocsr()
-        proba = clf.predict_proba(X)
+        blocks = self._blocks(unique)
+        proba = _softmax(clf, blocks)
         classes = list(clf.classes_)
         i_cio, i_cto, i_neu = (classes.index(c) for c in LABELS)
         # A line with no known word of its own says nothing about either role, whatever
         # posting it sits in and however short it is.
-        known = (X != 0).astype(np.float32) @ self._word_columns()
-        empty = np.asarray(known).ravel() == 0
+        known = np.zeros(len(unique))
+        for b in blocks:
+            if not b.context:
+                own = self._word_columns()[b.start : b.start + b.X.shape[1]]
+                known += np.asarray((b.X != 0).astype(np.float32) @ own).ravel()
+        empty = known == 0
         proba[empty] = 0.0
         proba[empty, i_neu] = 1.0
         tags = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
@@ -89,7 +93,7 @@ class Model:
         for r, text in enumerate(unique):
             ev: tuple[tuple[str, float], ...] = ()
             if direction is not None and not empty[r]:
-                ev = self._evidence(text, X, r, direction, evidence)
+                ev = self._evidence(text, _row(blocks, r), direction, evidence)
             p = proba[r]
             scores.append(
                 LineScore(
@@ -102,17 +106,38 @@ class Model:
             )
         return [scores[u] for u in where]
 
+    def _blocks(self, docs: list[str]) -> list[_Block]:
+        """Return the feature matrix of the documents, one block per part of the union.
+
+        A posting's context is the same for all its lines: its block holds each distinct
+        context once, with the row of each line, so scoring costs one context per posting.
+        """
+        from .vectorize import ContextTfidf
+
+        union = self.pipeline.named_steps["features"]
+        weights = union.transformer_weights or {}
+        out, start = [], 0
+        for name, step in union.transformer_list:
+            w = weights.get(name, 1.0)
+            if isinstance(step, ContextTfidf):
+                X, rows = step.transform_unique(docs)
+            else:
+                X, rows = step.transform(docs), None
+            X = (X * w if w != 1.0 else X).tocsr()
+            out.append(_Block(X, rows, start))
+            start += X.shape[1]
+        return out
+
     def _evidence(
-        self, text: str, X: Any, r: int, direction: np.ndarray, k: int
+        self, text: str, row: tuple[Any, Any], direction: np.ndarray, k: int
     ) -> tuple[tuple[str, float], ...]:
         """Return the k terms with the largest |coef(CTO) - coef(CIO)| x tf-idf in row r.
 
         Positive weights push towards CTO, negative towards CIO; the sum over all terms plus the
         intercept difference is exactly the line's CTO-vs-CIO log-odds.
         """
-        start, end = X.indptr[r], X.indptr[r + 1]
-        idx = X.indices[start:end]
-        contrib = X.data[start:end] * direction[idx]
+        idx, values = row
+        contrib = values * direction[idx]
         order = sorted(range(len(idx)), key=lambda j: -abs(contrib[j]))[:k]
         names = self._feature_names()
         cfg = self.config
@@ -157,6 +182,50 @@ class Model:
         return self._names
 
 
+@dataclass(frozen=True)
+class _Block:
+    """One part's features: X (the distinct contexts when `rows` maps lines to them)."""
+
+    X: Any
+    rows: Any
+    start: int
+
+    @property
+    def context(self) -> bool:
+        return self.rows is not None
+
+
+def _softmax(clf: Any, blocks: list[_Block]) -> Any:
+    """Return clf.predict_proba of the blocks' union, computed block by block: a context
+    block's scores are computed once per distinct context and repeated per line."""
+    import numpy as np
+
+    coef = clf.coef_
+    n = blocks[0].X.shape[0] if blocks[0].rows is None else len(blocks[0].rows)
+    z = np.tile(clf.intercept_, (n, 1)).astype(np.float64)
+    for b in blocks:
+        part = np.asarray(b.X @ coef[:, b.start : b.start + b.X.shape[1]].T)
+        z += part[b.rows] if b.context else part
+    if z.shape[1] == 1:  # a binary model: one column, the second class's log-odds
+        z = np.hstack([np.zeros_like(z), z])
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _row(blocks: list[_Block], r: int) -> tuple[Any, Any]:
+    """Return (column indices, values) of document r across all blocks."""
+    import numpy as np
+
+    idx, val = [], []
+    for b in blocks:
+        i = b.rows[r] if b.context else r
+        lo, hi = b.X.indptr[i], b.X.indptr[i + 1]
+        idx.append(b.X.indices[lo:hi] + b.start)
+        val.append(b.X.data[lo:hi])
+    return np.concatenate(idx), np.concatenate(val)
+
+
 _STACK_NAMES = {
     "<stack:dev>": "(names a product-engineering technology)",
     "<stack:it>": "(names an internal-IT technology)",
@@ -184,6 +253,14 @@ def training_docs(samples: Sequence[Sample], config: Config) -> list[str]:
     return docs
 
 
+def fitted_config(config: Config, docs: Sequence[str]) -> Config:
+    """Return the config a model fitted on these documents really has: without context when
+    no document carries one (lines with no written posting), since nothing could be learnt."""
+    if has_context(config) and not any(SEP in d for d in docs):
+        return replace(config, section=False, neighbours=False, posting=False)
+    return config
+
+
 def train(
     samples: Sequence[Sample],
     config: Config | None = None,
@@ -196,9 +273,11 @@ def train(
     missing = [lab for lab in LABELS if lab not in labels]
     if missing:
         raise DataError(f"training data has no {missing[0]!r} lines; every class needs examples")
+    docs = training_docs(samples, config)
+    config = fitted_config(config, docs)
     pipeline = build_pipeline(config)
     fit_params = {"clf__sample_weight": list(weights)} if weights is not None else {}
-    pipeline.fit(training_docs(samples, config), [s.label for s in samples], **fit_params)
+    pipeline.fit(docs, [s.label for s in samples], **fit_params)
     card = {
         "name": name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

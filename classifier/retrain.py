@@ -23,7 +23,7 @@ from .data import LABELS, Sample, load_samples, samples_sha256
 from .errors import BadInput, ClassifierError, DataError
 from .evaluate import GROUP_JACCARD, metrics, near_duplicate_groups
 from .labels import POSTING, LabelFile, LabelledRow, text_key
-from .model import LineScore, Model, train, training_docs
+from .model import LineScore, Model, fitted_config, train, training_docs
 from .posting import leaning_of
 from .segment import segment
 from .store import (
@@ -410,6 +410,7 @@ def _fit_predict(
 
     if len(set(labels)) < 2:
         raise DataError("a cross-validation fold has only one label; add labels or use fewer folds")
+    config = fitted_config(config, docs)
     pipe = build_pipeline(config)
     pipe.set_params(features__word__analyzer=analyzer)
     pipe.fit(list(docs), list(labels), clf__sample_weight=list(weights))

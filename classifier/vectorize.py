@@ -39,8 +39,12 @@ class ContextTfidf(LineTfidf):
     repeated, instead of looking up a posting's words once per line."""
 
     def transform(self, raw_documents: Any) -> Any:
+        unique, rows = self.transform_unique(raw_documents)
+        return unique[rows] if len(rows) else unique
+
+    def transform_unique(self, raw_documents: Any) -> tuple[Any, Any]:
+        """Return (the matrix of the distinct contexts, the row of each document in it)."""
         sep = "\x1f"
         where: dict[str, int] = {}
         rows = [where.setdefault(sep + doc.partition(sep)[2], len(where)) for doc in raw_documents]
-        unique = super().transform(list(where))
-        return unique[np.asarray(rows, dtype=np.intp)] if rows else unique
+        return super().transform(list(where)), np.asarray(rows, dtype=np.intp)

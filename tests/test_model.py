@@ -184,6 +184,11 @@ def test_evidence_adds_up_for_a_line_read_in_its_posting() -> None:
         assert total == pytest.approx(row[i_cto] - row[i_cio], abs=1e-3)
     assert scores[1].tag == "CIO"
     assert any(term.startswith("(posting: ") for term, _ in scores[1].evidence)
+    # scored block by block (one context per posting), the probabilities are the pipeline's
+    proba = model.pipeline.predict_proba(in_context(lines, config))
+    order = [list(clf.classes_).index(c) for c in ("CIO", "CTO", "neutral")]
+    ours = [[s.p_cio, s.p_cto, s.p_neutral] for s in scores]
+    assert np.allclose(ours, proba[:, order], atol=1e-9)
 
 
 def test_the_context_vectoriser_equals_scikit_learns(model) -> None:
@@ -197,3 +202,16 @@ def test_the_context_vectoriser_equals_scikit_learns(model) -> None:
     ours, theirs = vec.transform(docs), TfidfVectorizer.transform(vec, docs)
     assert ours.shape == theirs.shape and (ours != theirs).nnz == 0
     assert ours[0].nnz > 0 and ours[-1].nnz == 0  # a plain line has no context
+
+
+def test_lines_without_postings_train_a_model_without_context() -> None:
+    from classifier import Sample
+
+    rows = [("Run the IT helpdesk", "CIO"), ("Patch the office servers", "CIO"),
+            ("Lead the engineering team", "CTO"), ("Design the product architecture", "CTO"),
+            ("Free lunch", "neutral"), ("Apply by email", "neutral")]  # fmt: skip
+    model = train([Sample(t, lab, "en") for t, lab in rows])
+    assert not model.config.posting  # nothing could be learnt about context, so none is read
+    names = dict(model.pipeline.named_steps["features"].transformer_list)
+    assert "context" not in names
+    assert classify("Run the IT helpdesk\nFree lunch", model).lines[0].score.tag == "CIO"
