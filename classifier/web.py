@@ -368,7 +368,7 @@ def _init_upload_worker(model: Model, parent: int) -> None:
         os._exit(1)
     # An upload is batch work: on a busy machine the pasted postings go first.
     with contextlib.suppress(OSError, AttributeError):
-        os.nice(10)
+        os.nice(19)
     threading.Thread(target=watch, name="ciocto-server-watch", daemon=True).start()
     _WORKER_MODEL["model"] = model
 
