@@ -21,6 +21,9 @@ WEB_EXTRA = "the web page needs the web extra: pip install 'ciocto[web]'"
               help="Most CSV rows scored per upload.")  # fmt: skip
 @click.option("--idle-timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600),
               help="Seconds before a connection that sends no request is closed.")  # fmt: skip
+@click.option("--allow-train", is_flag=True,
+              help="Let the page train a model from its corrections (off: a shared server "
+                   "may not want it). Corrections themselves are always kept.")  # fmt: skip
 @model_options
 def serve_cmd(
     host: str,
@@ -28,6 +31,7 @@ def serve_cmd(
     max_upload_mb: float,
     max_rows: int,
     idle_timeout: float,
+    allow_train: bool,
     model_ref: str | None,
     trust_model: bool,
 ) -> None:
@@ -42,7 +46,13 @@ def serve_cmd(
 
     model = load_model(model_ref, trust=trust_model)
     limits = web.Limits(upload_bytes=int(max_upload_mb * 1e6), rows=max_rows)
-    app = web.create_app(model, limits=limits, allowed_hosts=web.allowed_hosts_for(host))
+    app = web.create_app(
+        model,
+        limits=limits,
+        allowed_hosts=web.allowed_hosts_for(host),
+        allow_train=allow_train,
+        trust_model=trust_model,
+    )
     sock = web.bind(host, port)
     if web.allowed_hosts_for(host) is None:
         click.echo(f"Warning: listening on {host}: anyone who can reach it can use it.", err=True)

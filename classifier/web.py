@@ -44,9 +44,12 @@ from .batch import RESULT_COLUMNS, ScoreOptions, score_table
 from .errors import BadInput, ClassifierError, ModelIntegrityError, ModelNotFound
 from .model import Model
 from .posting import classify
-from .store import load_model
+from .registry import list_models, use_model
+from .retrain import train_with_labels
+from .store import load_model, models_dir
 from .tableio import open_table
 from .textio import check_text, decode
+from .web_labels import FILES, LINE, MAX_POSTING_CHARS, LabelStore, TrainJob, training_files
 
 MAX_TEXT_BYTES = 1_000_000  # pasted posting, UTF-8
 MAX_UPLOAD_BYTES = 20_000_000  # CSV upload
@@ -193,8 +196,13 @@ def create_app(
     trust_model: bool = False,
     limits: Limits | None = None,
     allowed_hosts: list[str] | None = None,
+    registry: Path | None = None,
+    allow_train: bool = False,
 ) -> Starlette:
     """Return the web app: the page at /, the JSON API under /api.
+
+    Corrections are kept in `registry` (default: the models folder) under labels/; training
+    from the page is refused unless `allow_train`.
 
     With no `model`, the model `model_ref` (default: the active one) is loaded on the first
     request that needs it, once per process. `allowed_hosts` restricts the Host header (what
@@ -280,12 +288,150 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_spec(limits))
 
+    root = registry or models_dir()
+    store = LabelStore(root)
+    job = TrainJob()
+
+    async def labels_get(request: Request) -> Response:
+        kind = request.query_params.get("kind", LINE)
+        if request.query_params.get("format") == "json":
+            rows = await in_thread(store.rows, kind)
+            return JSONResponse({"kind": kind, "labels": [r.to_dict() for r in rows]})
+        text = await in_thread(store.csv_text, kind)
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{FILES[kind]}"'},
+        )
+
+    async def labels_post(request: Request) -> Response:
+        _same_origin(request)
+        payload = await _json_object(request, 2 * MAX_POSTING_CHARS + 4096)
+        unknown = sorted(set(payload) - {"text", "label", "kind", "posting_id", "line", "lang"})
+        if unknown:
+            raise BadInput(
+                f"unknown field {unknown[0]!r}; the fields are: text, label, kind, posting_id, "
+                "line, lang"
+            )
+        text, label = payload.get("text"), payload.get("label")
+        line = payload.get("line")
+        if not isinstance(text, str) or not isinstance(label, str):
+            raise BadInput('send {"text": "the line", "label": "CIO"} (both strings)')
+        if line is not None and (isinstance(line, bool) or not isinstance(line, int) or line < 1):
+            raise BadInput('"line" must be the 1-based line number, or left out')
+        fields = {k: payload.get(k, "") for k in ("kind", "posting_id", "lang")}
+        if not all(isinstance(v, str) for v in fields.values()):
+            raise BadInput('"kind", "posting_id" and "lang" must be strings')
+        row = await in_thread(
+            lambda: store.add(
+                text,
+                label,
+                kind=fields["kind"] or LINE,
+                posting=fields["posting_id"],
+                line=line,
+                lang=fields["lang"],
+            )
+        )
+        return JSONResponse(row.to_dict(), status_code=201)
+
+    async def labels_delete(request: Request) -> Response:
+        _same_origin(request)
+        row_id = request.path_params["id"]
+        if not await in_thread(store.delete, row_id):
+            return _error(404, f"no correction with id {row_id!r}; GET /api/labels lists them")
+        return JSONResponse({"deleted": row_id})
+
+    async def models_get(request: Request) -> Response:
+        entries = await in_thread(list_models, root)
+        current = state.get("model")
+        return JSONResponse(
+            {
+                "models": [e.to_dict() | {"path": e.path.name} for e in entries],
+                "serving": current.name if current is not None else None,
+                "allow_train": allow_train,
+            }
+        )
+
+    async def models_use(request: Request) -> Response:
+        _same_origin(request)
+        payload = await _json_object(request, 4096)
+        name = payload.get("name")
+        if not isinstance(name, str) or not name:
+            raise BadInput('send {"name": "MODEL"}; GET /api/models lists them')
+
+        def switch() -> dict[str, str]:
+            before = use_model(name, root)
+            fresh = load_model(str(root / name), trust=trust_model)
+            with lock:
+                state["model"] = fresh
+            return {"active": name, "before": before}
+
+        return JSONResponse(await in_thread(switch))
+
+    async def train_get(request: Request) -> Response:
+        return JSONResponse(job.to_dict())
+
+    async def train_post(request: Request) -> Response:
+        _same_origin(request)
+        if not allow_train:
+            return _error(
+                403,
+                "training from the page is off on this server; start it with "
+                "`ciocto serve --allow-train`, or run `ciocto train --labels` with the file "
+                "from GET /api/labels",
+            )
+        payload = await _json_object(request, 2 * limits.text_bytes + 4096)
+        name, folds, text = payload.get("name"), payload.get("folds", 5), payload.get("text")
+        if name is not None and not isinstance(name, str):
+            raise BadInput('"name" must be a model name')
+        if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= 10:
+            raise BadInput('"folds" must be a whole number from 2 to 10')
+        if text is not None and not isinstance(text, str):
+            raise BadInput('"text" must be the posting on the page, as a string')
+        with lock:
+            if job.state == "running":
+                return _error(409, "a training run is already going; GET /api/train follows it")
+            files = training_files(store)
+            job.state, job.progress, job.result, job.error = "running", [], None, ""
+            job.started = time.time()
+        threading.Thread(target=run_training, args=(files, name, folds, text), daemon=True).start()
+        return JSONResponse(job.to_dict(), status_code=202)
+
+    def run_training(files: list[Any], name: str | None, folds: int, text: str | None) -> None:
+        assert job.progress is not None
+        try:
+            result = train_with_labels(
+                files, name=name, folds=folds, promote=False, root=root,
+                progress=job.progress.append,
+            )  # fmt: skip
+            job.result = {
+                "name": result.model.name,
+                "active": result.active,
+                "would_promote": result.promoted,
+                "reason": result.reason,
+                "table": result.table,
+                "notes": result.notes,
+                "changed": _changed_lines(text, get_model(), result.model, lock),
+            }
+            job.state = "done"
+        except ClassifierError as e:
+            job.error, job.state = str(e), "failed"
+        except Exception as e:  # noqa: BLE001  (the page shows it; the log has the rest)
+            job.error, job.state = f"training failed: {type(e).__name__}: {e}", "failed"
+
     routes = [Route(path, page, methods=["GET"]) for path in _STATIC]
     routes += [
         Route("/api/info", info, methods=["GET"]),
         Route("/api/classify", api_classify, methods=["POST"]),
         Route("/api/score", api_score, methods=["POST"]),
         Route("/api/openapi.json", openapi, methods=["GET"]),
+        Route("/api/labels", labels_get, methods=["GET"]),
+        Route("/api/labels", labels_post, methods=["POST"]),
+        Route("/api/labels/{id}", labels_delete, methods=["DELETE"]),
+        Route("/api/models", models_get, methods=["GET"]),
+        Route("/api/models/use", models_use, methods=["POST"]),
+        Route("/api/train", train_get, methods=["GET"]),
+        Route("/api/train", train_post, methods=["POST"]),
     ]
     middleware = []
     if allowed_hosts is not None:
@@ -307,6 +453,56 @@ def create_app(
             Exception: _server_error,
         },
     )
+
+
+class Forbidden(ClassifierError):
+    """A write request from another site's page (answered with 403)."""
+
+
+def _same_origin(request: Request) -> None:
+    """Refuse a write that a browser sent from another origin (CSRF); non-browsers send none."""
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if site is not None and site not in ("same-origin", "none"):
+        raise Forbidden(f"refused a {site} request: changes are only taken from this page")
+    if origin is not None and origin != own:
+        raise Forbidden(
+            f"refused a request from {origin[:100]}: changes are only taken from {own}/"
+        )
+
+
+async def _json_object(request: Request, limit: int) -> dict[str, Any]:
+    """Return the request's JSON object body, read with a size cap."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in ("", "application/json"):
+        raise Unsupported(
+            f"cannot read a {media} body: send JSON with Content-Type application/json"
+        )
+    body = await read_body(request, limit, f"the request is over {size_text(limit)}")
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError as e:
+        raise BadInput(f"the request body is not valid JSON ({e})") from None
+    if not isinstance(payload, dict):
+        raise BadInput("send a JSON object")
+    return payload
+
+
+def _changed_lines(
+    text: str | None, old: Model, new: Model, lock: threading.Lock
+) -> list[dict[str, Any]]:
+    """Return the posting's lines whose tag the new model would change, with both tags."""
+    if not text or not text.strip():
+        return []
+    with lock:
+        before = classify(text, old).to_dict()["lines"]
+        after = classify(text, new).to_dict()["lines"]
+    return [
+        {"n": a["n"], "text": a["text"], "old": b["tag"], "new": a["tag"]}
+        for b, a in zip(before, after, strict=False)
+        if a["tag"] != b["tag"]
+    ]
 
 
 def _cores() -> int:
@@ -600,6 +796,8 @@ async def _classifier_error(request: Request, exc: Exception) -> Response:
         return _error(413, str(exc))
     if isinstance(exc, Unsupported):
         return _error(415, str(exc))
+    if isinstance(exc, Forbidden):
+        return _error(403, str(exc))
     if isinstance(exc, ModelNotFound | ModelIntegrityError):
         return _error(503, f"the server has no usable model: {exc}")
     return _error(400, str(exc))
@@ -864,6 +1062,7 @@ def openapi_spec(limits: Limits | None = None) -> dict[str, Any]:
                     },
                 }
             },
+            **_labels_openapi(err),
             "/api/info": {
                 "get": {
                     "summary": "The model in use and the server's limits",
@@ -879,6 +1078,111 @@ def openapi_spec(limits: Limits | None = None) -> dict[str, Any]:
                     "type": "object",
                     "required": ["error", "status"],
                     "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+                },
+            }
+        },
+    }
+
+
+def _labels_openapi(err: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """Return the OpenAPI paths of corrections, training and the models panel."""
+    json_body = lambda schema: {  # noqa: E731
+        "required": True,
+        "content": {"application/json": {"schema": schema}},
+    }
+    ok = lambda what: {"description": what, "content": {"application/json": {}}}  # noqa: E731
+    refused = err("from another origin (Origin / Sec-Fetch-Site), or training is off")
+    kind = {"type": "string", "enum": ["line", "posting"], "default": "line"}
+    correction = {
+        "type": "object",
+        "required": ["text", "label"],
+        "additionalProperties": False,
+        "properties": {
+            "text": {"type": "string", "description": "the line (or the whole posting)"},
+            "label": {"type": "string", "enum": ["CIO", "CTO", "neutral"]},
+            "kind": kind,
+            "posting_id": {"type": "string"},
+            "line": {"type": "integer", "minimum": 1},
+            "lang": {"type": "string"},
+        },
+    }
+    return {
+        "/api/labels": {
+            "get": {
+                "summary": "The page's corrections, as the CSV `ciocto train --labels` reads",
+                "parameters": [
+                    {"name": "kind", "in": "query", "schema": kind},
+                    {"name": "format", "in": "query", "schema": {"enum": ["csv", "json"]}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "text,label,lang,posting_id,line,time,id",
+                        "content": {"text/csv": {}, "application/json": {}},
+                    }
+                },
+            },
+            "post": {
+                "summary": "Correct a line's tag, or label a whole posting (the last one wins)",
+                "requestBody": json_body(correction),
+                "responses": {
+                    "201": ok("the stored correction, with its id"),
+                    "400": err("not a usable correction, or over the limits"),
+                    "403": refused,
+                },
+            },
+        },
+        "/api/labels/{id}": {
+            "delete": {
+                "summary": "Remove one correction",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": ok("removed"), "403": refused, "404": err("no such id")},
+            }
+        },
+        "/api/train": {
+            "get": {
+                "summary": "The state of the training run (progress, comparison, decision)",
+                "responses": {"200": ok("state, progress, result, error")},
+            },
+            "post": {
+                "summary": "Train with the corrections in the background (`--allow-train`)",
+                "description": "The champion / challenger comparison of `ciocto train`; the new "
+                "model is saved but not made active: promote it with /api/models/use.",
+                "requestBody": json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "name": {"type": "string"},
+                            "folds": {"type": "integer", "minimum": 2, "maximum": 10},
+                            "text": {"type": "string", "description": "the page's posting"},
+                        },
+                    }
+                ),
+                "responses": {
+                    "202": ok("started"),
+                    "400": err("no corrections, or a bad field"),
+                    "403": refused,
+                    "409": err("a run is already going"),
+                },
+            },
+        },
+        "/api/models": {
+            "get": {
+                "summary": "The registry's models, which one is active and which one serves",
+                "responses": {"200": ok("models, serving, allow_train")},
+            }
+        },
+        "/api/models/use": {
+            "post": {
+                "summary": "Make a model active (promote, or roll back); the page uses it at once",
+                "requestBody": json_body(
+                    {"type": "object", "required": ["name"], "properties": {"name": {}}}
+                ),
+                "responses": {
+                    "200": ok("active and before"),
+                    "400": err("no such model"),
+                    "403": refused,
                 },
             }
         },
