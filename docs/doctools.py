@@ -412,13 +412,22 @@ def compact_json(value: dict) -> list[str]:
     def dump(v: object) -> str:
         return json.dumps(v, ensure_ascii=False)
 
-    out = []
+    out: list[str] = []
+    scalars: list[str] = []  # leaning, p_cto, confidence: one line
     for key, v in value.items():
+        if not isinstance(v, (dict, list)):
+            scalars.append(f"{dump(key)}: {dump(v)}")
+            continue
+        if scalars:
+            out.append(" " + ", ".join(scalars))
+            scalars = []
         if key == "lines" and isinstance(v, list):
             items = [f"   {dump(item)}" for item in v]
             out.append(' "lines": [\n' + ",\n".join(items) + "\n ]")
         else:
             out.append(f" {dump(key)}: {dump(v)}")
+    if scalars:
+        out.append(" " + ", ".join(scalars))
     return ["{", *",\n".join(out).split("\n"), "}"]
 
 
