@@ -24,6 +24,8 @@ WEB_EXTRA = "the web page needs the web extra: pip install 'ciocto[web]'"
 @click.option("--allow-train", is_flag=True,
               help="Let the page train a model from its corrections (off: a shared server "
                    "may not want it). Corrections themselves are always kept.")  # fmt: skip
+@click.option("--train-folds", default=5, show_default=True, type=click.IntRange(2, 10),
+              help="Cross-validation folds of a training run started from the page.")  # fmt: skip
 @model_options
 def serve_cmd(
     host: str,
@@ -32,6 +34,7 @@ def serve_cmd(
     max_rows: int,
     idle_timeout: float,
     allow_train: bool,
+    train_folds: int,
     model_ref: str | None,
     trust_model: bool,
 ) -> None:
@@ -51,6 +54,7 @@ def serve_cmd(
         limits=limits,
         allowed_hosts=web.allowed_hosts_for(host),
         allow_train=allow_train,
+        train_folds=train_folds,
         trust_model=trust_model,
     )
     sock = web.bind(host, port)

@@ -46,6 +46,7 @@ from .model import Model
 from .posting import classify
 from .registry import list_models, use_model
 from .retrain import train_with_labels
+from .review import suggest_lines
 from .store import load_model, models_dir
 from .tableio import open_table
 from .textio import check_text, decode
@@ -198,6 +199,7 @@ def create_app(
     allowed_hosts: list[str] | None = None,
     registry: Path | None = None,
     allow_train: bool = False,
+    train_folds: int = 5,
 ) -> Starlette:
     """Return the web app: the page at /, the JSON API under /api.
 
@@ -368,6 +370,25 @@ def create_app(
 
         return JSONResponse(await in_thread(switch))
 
+    async def suggest(request: Request) -> Response:
+        payload = await _json_object(request, 2 * limits.text_bytes + 4096)
+        texts, n = payload.get("texts"), payload.get("n", 20)
+        if not isinstance(texts, list) or not all(isinstance(x, str) for x in texts):
+            raise BadInput('send {"texts": ["a listing", "another listing"]}')
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 200:
+            raise BadInput('"n" must be a whole number from 1 to 200')
+        if sum(_utf8_size(x) for x in texts) > limits.text_bytes:
+            raise TooLarge(f"the listings are over {size_text(limits.text_bytes)} of text")
+
+        def run() -> list[dict[str, Any]]:
+            m = get_model()
+            known = [r.text for r in store.rows(LINE)]
+            listings = [(f"listing {i}", x) for i, x in enumerate(texts, start=1)]
+            with lock:
+                return [g.to_dict() for g in suggest_lines(listings, m, n=n, known=known)]
+
+        return JSONResponse({"suggestions": await in_thread(run)})
+
     async def train_get(request: Request) -> Response:
         return JSONResponse(job.to_dict())
 
@@ -381,7 +402,8 @@ def create_app(
                 "from GET /api/labels",
             )
         payload = await _json_object(request, 2 * limits.text_bytes + 4096)
-        name, folds, text = payload.get("name"), payload.get("folds", 5), payload.get("text")
+        name, text = payload.get("name"), payload.get("text")
+        folds = payload.get("folds", train_folds)
         if name is not None and not isinstance(name, str):
             raise BadInput('"name" must be a model name')
         if isinstance(folds, bool) or not isinstance(folds, int) or not 2 <= folds <= 10:
@@ -430,6 +452,7 @@ def create_app(
         Route("/api/labels/{id}", labels_delete, methods=["DELETE"]),
         Route("/api/models", models_get, methods=["GET"]),
         Route("/api/models/use", models_use, methods=["POST"]),
+        Route("/api/suggest", suggest, methods=["POST"]),
         Route("/api/train", train_get, methods=["GET"]),
         Route("/api/train", train_post, methods=["POST"]),
     ]
@@ -1166,6 +1189,22 @@ def _labels_openapi(err: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
                     "409": err("a run is already going"),
                 },
             },
+        },
+        "/api/suggest": {
+            "post": {
+                "summary": "The lines of unlabelled listings the model is least sure of",
+                "requestBody": json_body(
+                    {
+                        "type": "object",
+                        "required": ["texts"],
+                        "properties": {
+                            "texts": {"type": "array", "items": {"type": "string"}},
+                            "n": {"type": "integer", "minimum": 1, "maximum": 200},
+                        },
+                    }
+                ),
+                "responses": {"200": ok("suggestions, least sure first"), "400": err("bad")},
+            }
         },
         "/api/models": {
             "get": {

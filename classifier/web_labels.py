@@ -112,6 +112,8 @@ class LabelStore:
 
     def rows(self, kind: str = LINE) -> list[Correction]:
         """Return the stored corrections of one kind, oldest first."""
+        if not self.folder.exists():
+            return []  # nothing is created until the first correction
         with self._locked():
             return self._read(_kind(kind))
 

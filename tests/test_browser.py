@@ -61,11 +61,15 @@ pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 class Server:
     """`ciocto serve --port 0` in a subprocess; its log is kept for failure messages."""
 
-    def __init__(self, model_dir: Path, *options: str) -> None:
+    def __init__(
+        self, model_dir: Path | None, *options: str, env: dict[str, str] | None = None
+    ) -> None:
         exe = Path(sys.executable).with_name("ciocto")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", _CLI]
+        model = ["--model", str(model_dir)] if model_dir else []
         self.proc = subprocess.Popen(
-            [*cmd, "serve", "--port", "0", "--model", str(model_dir), *options],
+            [*cmd, "serve", "--port", "0", *model, *options],
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

@@ -248,3 +248,17 @@ def test_openapi_describes_labels_training_and_models(client: TestClient) -> Non
     } <= set(paths)
     assert set(paths["/api/labels"]) == {"get", "post"}
     assert "403" in paths["/api/labels"]["post"]["responses"]
+
+
+def test_suggest_gives_the_least_sure_lines_not_yet_corrected(
+    client: TestClient, example: Any
+) -> None:
+    texts = [example("vi_cio_hospital.txt"), example("en_cto_saas.txt")]
+    first = client.post("/api/suggest", json={"texts": texts, "n": 5}).json()["suggestions"]
+    assert 0 < len(first) <= 5
+    margins = [g["margin"] for g in first]
+    assert margins == sorted(margins)
+    client.post("/api/labels", json={"text": first[0]["text"], "label": "CIO"}, headers=SAME)
+    again = client.post("/api/suggest", json={"texts": texts, "n": 5}).json()["suggestions"]
+    assert first[0]["text"] not in [g["text"] for g in again]
+    assert client.post("/api/suggest", json={"texts": "x"}).status_code == 400

@@ -51,6 +51,39 @@ const I18N = {
       `CTO ${pct(p.p_cto)}% · CIO ${pct(p.p_cio)}% · neutral ${pct(p.p_neutral)}%`,
     model: (m) => `Model: ${m.name}${m.created ? " (" + m.created.slice(0, 10) + ")" : ""}`,
     serverDown: "The server did not answer. Is `ciocto serve` still running?",
+    fixHint:
+      "To correct a line: click its CIO / CTO / neutral button, or move with the arrow keys " +
+      "and press 1, 2 or 3; Esc undoes.",
+    postingLabel: "This whole posting is:",
+    you: (tag) => `you: ${tag}`,
+    modelSaid: (tag) => `model: ${tag}`,
+    teachTitle: "Teach it",
+    labelCount: (n, p) => `${n} line and ${p} posting corrections kept.`,
+    downloadLabels: "Download my corrections (CSV)",
+    train: "Train with my corrections",
+    training: (msg, s) => `Training… ${s} s${msg ? " — " + msg : ""}`,
+    trained: "Trained: see the comparison below.",
+    trainOff:
+      "Training from the page is off: start the server with `ciocto serve --allow-train`, " +
+      "or download the CSV and run `ciocto train --labels`.",
+    compareTitle: "What the new model would do",
+    slice: "Rows",
+    f1Active: "F1 now",
+    f1New: "F1 new",
+    better: (name) => `Recommended: promote ${name}.`,
+    worse: (name) => `Not recommended: ${name} does worse than the active model.`,
+    changedLine: (n, a, b) => `line ${n}: ${a} → ${b}: `,
+    noChange: "No line of this posting would change its tag.",
+    promote: (name) => `Promote ${name}`,
+    keep: (name) => `Keep ${name}`,
+    modelsTitle: "Models",
+    active: "active",
+    use: "Use this one",
+    switched: (name) => `Now classifying with ${name}.`,
+    nextTitle: "What to label next",
+    nextLabel: "Paste unlabelled listings (separate them with a line of ---)",
+    suggest: "Find the lines it is least sure of",
+    suggested: (n) => `${n} lines to label, least sure first.`,
     legend: [
       {
         tag: "CIO",
@@ -123,6 +156,39 @@ const I18N = {
       `CTO ${pct(p.p_cto)}% · CIO ${pct(p.p_cio)}% · trung lập ${pct(p.p_neutral)}%`,
     model: (m) => `Mô hình: ${m.name}${m.created ? " (" + m.created.slice(0, 10) + ")" : ""}`,
     serverDown: "Máy chủ không trả lời. `ciocto serve` còn chạy không?",
+    fixHint:
+      "Sửa nhãn một dòng: bấm nút CIO / CTO / trung lập, hoặc dùng phím mũi tên rồi bấm " +
+      "1, 2 hoặc 3; Esc để hoàn tác.",
+    postingLabel: "Cả tin tuyển dụng này là:",
+    you: (tag) => `bạn: ${tag}`,
+    modelSaid: (tag) => `mô hình: ${tag}`,
+    teachTitle: "Dạy mô hình",
+    labelCount: (n, p) => `Đã lưu ${n} dòng và ${p} tin được sửa nhãn.`,
+    downloadLabels: "Tải các nhãn đã sửa (CSV)",
+    train: "Huấn luyện với các nhãn đã sửa",
+    training: (msg, s) => `Đang huấn luyện… ${s} giây${msg ? " — " + msg : ""}`,
+    trained: "Đã huấn luyện: xem so sánh bên dưới.",
+    trainOff:
+      "Máy chủ này không cho huấn luyện từ trang: chạy `ciocto serve --allow-train`, " +
+      "hoặc tải CSV rồi chạy `ciocto train --labels`.",
+    compareTitle: "Mô hình mới sẽ làm gì",
+    slice: "Nhóm dòng",
+    f1Active: "F1 hiện tại",
+    f1New: "F1 mới",
+    better: (name) => `Nên dùng ${name}.`,
+    worse: (name) => `Không nên: ${name} kém hơn mô hình đang dùng.`,
+    changedLine: (n, a, b) => `dòng ${n}: ${a} → ${b}: `,
+    noChange: "Không dòng nào của tin này đổi nhãn.",
+    promote: (name) => `Dùng ${name}`,
+    keep: (name) => `Giữ ${name}`,
+    modelsTitle: "Các mô hình",
+    active: "đang dùng",
+    use: "Dùng mô hình này",
+    switched: (name) => `Đang phân loại bằng ${name}.`,
+    nextTitle: "Nên gắn nhãn gì tiếp",
+    nextLabel: "Dán các tin chưa gắn nhãn (ngăn cách bằng một dòng ---)",
+    suggest: "Tìm các dòng mô hình kém chắc nhất",
+    suggested: (n) => `${n} dòng nên gắn nhãn, kém chắc nhất trước.`,
     // The CIO and CTO points are the article's own sentences, word for word.
     legend: [
       {
@@ -267,7 +333,10 @@ async function classify() {
   $("status").textContent = t("classifying");
   try {
     lastResult = await postJSON("/api/classify", { text });
+    lastText = text;
+    lastPostingId = await postingIdOf(text);
     renderResult(lastResult);
+    showPostingLabel();
     $("status").textContent = t("done")(lastResult.lines.length);
   } catch (e) {
     $("status").textContent = "";
@@ -334,13 +403,10 @@ function renderLine(line) {
   const p = line.tag === "CTO" ? line.p_cto : line.tag === "CIO" ? line.p_cio : line.p_neutral;
   li.append(el("span", "line-tag", `${t("tag")[line.tag]} ${pct(p)}%`));
   li.append(renderEvidence(line));
+  li.append(renderFix(li));
   li.addEventListener("click", () => toggleOpen(li));
-  li.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" || e.key === " ") {
-      e.preventDefault();
-      toggleOpen(li);
-    }
-  });
+  li.addEventListener("keydown", (e) => lineKey(e, li));
+  showUser(li);
   return li;
 }
 
@@ -370,6 +436,306 @@ function renderEvidence(line) {
   }
   box.append(el("div", "evidence-probs", t("probs")(line)));
   return box;
+}
+
+// --- corrections ---
+// A correction is stored on the server (the registry's labels CSV); the page keeps a copy keyed
+// by the line's text, and a per-line stack of earlier labels for Esc.
+
+const KEYS = { 1: "CIO", 2: "CTO", 3: "neutral" };
+const corrections = new Map(); // textKey -> {id, label}
+const postingLabels = new Map(); // posting id -> {id, label}
+const undo = new Map(); // textKey -> [earlier label or null, ...]
+let lastText = "";
+let lastPostingId = "";
+let serving = null;
+
+const textKey = (s) => s.normalize("NFC").toLowerCase().split(/\s+/).filter(Boolean).join(" ");
+
+async function postingIdOf(text) {
+  if (!window.crypto || !crypto.subtle) return "";
+  const data = new TextEncoder().encode(text.split(/\s+/).filter(Boolean).join(" "));
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  return Array.from(hash.slice(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function renderFix(li) {
+  const box = el("span", "fix");
+  box.setAttribute("role", "group");
+  for (const [key, tag] of Object.entries(KEYS)) {
+    const b = el("button", "fix-" + tag.toLowerCase(), t("tag")[tag]);
+    b.type = "button";
+    b.dataset.tag = tag;
+    b.title = `${key}`;
+    b.tabIndex = -1;
+    b.addEventListener("click", (e) => {
+      e.stopPropagation();
+      setLabel(li, tag);
+    });
+    box.append(b);
+  }
+  box.append(el("span", "user-tag"));
+  return box;
+}
+
+function lineKey(e, li) {
+  if (e.key === "Enter" || e.key === " ") {
+    e.preventDefault();
+    toggleOpen(li);
+  } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    e.preventDefault();
+    const next = e.key === "ArrowDown" ? li.nextElementSibling : li.previousElementSibling;
+    if (next) next.focus();
+  } else if (KEYS[e.key]) {
+    e.preventDefault();
+    setLabel(li, KEYS[e.key]);
+  } else if (e.key === "Escape") {
+    e.preventDefault();
+    undoLabel(li);
+  }
+}
+
+function lineText(li) {
+  return li.querySelector(".line-text").textContent;
+}
+
+function showUser(li) {
+  const c = corrections.get(textKey(lineText(li)));
+  const badge = li.querySelector(".user-tag");
+  li.classList.toggle("corrected", Boolean(c));
+  if (c) {
+    li.dataset.user = c.label;
+    badge.textContent = t("you")(t("tag")[c.label]);
+    li.querySelector(".line-tag").dataset.prefix = t("modelSaid")("");
+  } else {
+    delete li.dataset.user;
+    badge.textContent = "";
+  }
+}
+
+async function setLabel(li, tag, remember = true) {
+  const text = lineText(li);
+  const key = textKey(text);
+  const before = corrections.get(key);
+  const fromPosting = li.closest("#lines") !== null;
+  try {
+    const row = await postJSON("/api/labels", {
+      text,
+      label: tag,
+      posting_id: fromPosting ? lastPostingId : "",
+      line: fromPosting ? Number(li.dataset.n) : null,
+    });
+    if (remember) {
+      if (!undo.has(key)) undo.set(key, []);
+      undo.get(key).push(before ? before.label : null);
+    }
+    corrections.set(key, { id: row.id, label: row.label });
+    showAll();
+    refreshCount();
+  } catch (e) {
+    showError("train-error", e.message);
+  }
+}
+
+async function undoLabel(li) {
+  const key = textKey(lineText(li));
+  const stack = undo.get(key);
+  if (!stack || !stack.length) return;
+  const previous = stack.pop();
+  if (previous) {
+    await setLabel(li, previous, false);
+    return;
+  }
+  const c = corrections.get(key);
+  if (!c) return;
+  try {
+    await send("DELETE", `/api/labels/${encodeURIComponent(c.id)}`);
+    corrections.delete(key);
+    showAll();
+    refreshCount();
+  } catch (e) {
+    showError("train-error", e.message);
+  }
+}
+
+async function labelPosting(tag) {
+  if (!lastText) return;
+  try {
+    const row = await postJSON("/api/labels", {
+      text: lastText,
+      label: tag,
+      kind: "posting",
+      posting_id: lastPostingId,
+    });
+    postingLabels.set(lastPostingId, { id: row.id, label: row.label });
+    showPostingLabel();
+    refreshCount();
+  } catch (e) {
+    showError("train-error", e.message);
+  }
+}
+
+function showPostingLabel() {
+  const c = postingLabels.get(lastPostingId);
+  $("posting-user").textContent = c ? t("you")(t("tag")[c.label]) : "";
+}
+
+function showAll() {
+  for (const li of document.querySelectorAll(".line")) showUser(li);
+}
+
+async function send(method, url) {
+  let res;
+  try {
+    res = await fetch(url, { method });
+  } catch (_) {
+    throw new Error(t("serverDown"));
+  }
+  return readResponse(res);
+}
+
+async function loadCorrections() {
+  const [lines, postings] = await Promise.all([
+    fetch("/api/labels?format=json&kind=line").then((r) => r.json()),
+    fetch("/api/labels?format=json&kind=posting").then((r) => r.json()),
+  ]);
+  corrections.clear();
+  for (const row of lines.labels) corrections.set(textKey(row.text), row);
+  postingLabels.clear();
+  for (const row of postings.labels) postingLabels.set(row.posting_id, row);
+  refreshCount();
+  showAll();
+  showPostingLabel();
+}
+
+function refreshCount() {
+  $("label-count").textContent = t("labelCount")(corrections.size, postingLabels.size);
+}
+
+// --- training, comparison, models ---
+
+async function train() {
+  showError("train-error", "");
+  $("compare").hidden = true;
+  $("train").disabled = true;
+  try {
+    await postJSON("/api/train", { text: lastText || null });
+    await followTraining();
+  } catch (e) {
+    showError("train-error", e.message);
+    $("train-status").textContent = "";
+  } finally {
+    $("train").disabled = false;
+  }
+}
+
+async function followTraining() {
+  for (;;) {
+    const job = await fetch("/api/train").then((r) => r.json());
+    const last = job.progress.length ? job.progress[job.progress.length - 1] : "";
+    if (job.state === "running") {
+      $("train-status").textContent = t("training")(last, Math.round(job.seconds));
+      await new Promise((ok) => setTimeout(ok, 400));
+      continue;
+    }
+    if (job.state === "failed") throw new Error(job.error);
+    $("train-status").textContent = t("trained");
+    renderComparison(job.result);
+    await loadModels();
+    return;
+  }
+}
+
+const f1 = (v) => (v === null || v === undefined ? "—" : Number(v).toFixed(3));
+
+function renderComparison(r) {
+  const body = $("compare-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const row of r.table) {
+    const tr = el("tr");
+    tr.append(el("td", null, row.slice), el("td", null, row.n));
+    tr.append(el("td", null, f1(row.active_f1)), el("td", null, f1(row.new_f1)));
+    body.append(tr);
+  }
+  const decision = $("decision");
+  decision.replaceChildren(
+    el("strong", null, r.would_promote ? t("better")(r.name) : t("worse")(r.name)),
+    el("span", null, " " + r.reason),
+  );
+  decision.dataset.promote = String(r.would_promote);
+  const changed = $("changed");
+  changed.replaceChildren();
+  if (!r.changed.length) changed.append(el("li", "muted", t("noChange")));
+  for (const c of r.changed) {
+    const li = el("li", "changed-line");
+    li.append(el("span", "muted", t("changedLine")(c.n, t("tag")[c.old], t("tag")[c.new])));
+    li.append(el("span", null, c.text));
+    changed.append(li);
+  }
+  const promote = $("promote");
+  promote.textContent = t("promote")(r.name);
+  promote.dataset.name = r.name;
+  $("keep").textContent = t("keep")(r.active || "");
+  $("compare").hidden = false;
+}
+
+async function useModel(name) {
+  showError("train-error", "");
+  try {
+    await postJSON("/api/models/use", { name });
+    $("train-status").textContent = t("switched")(name);
+    $("compare").hidden = true;
+    await loadModels();
+    if (lastText) await classify();
+  } catch (e) {
+    showError("train-error", e.message);
+  }
+}
+
+async function loadModels() {
+  const data = await fetch("/api/models").then((r) => r.json());
+  serving = data.serving;
+  $("train-off").hidden = data.allow_train;
+  $("train").disabled = !data.allow_train;
+  const list = $("models");
+  list.replaceChildren();
+  for (const m of data.models) {
+    const li = el("li", "model-item" + (m.active ? " active" : ""));
+    li.dataset.name = m.name;
+    li.append(el("span", "model-name", m.name));
+    if (m.active) li.append(el("span", "badge", t("active")));
+    li.append(el("span", "muted", ` ${(m.created || "").slice(0, 16)} · F1 ${f1(m.macro_f1)}`));
+    if (!m.active && !m.problem) {
+      const b = el("button", "use", t("use"));
+      b.type = "button";
+      b.addEventListener("click", () => useModel(m.name));
+      li.append(b);
+    }
+    if (m.problem) li.append(el("span", "error", " " + m.problem));
+    list.append(li);
+  }
+}
+
+async function suggest() {
+  const texts = $("unlabelled").value.split(/\n-{3,}\n/).filter((x) => x.trim());
+  $("suggest-status").textContent = "";
+  if (!texts.length) return;
+  try {
+    const data = await postJSON("/api/suggest", { texts });
+    const lines = data.suggestions.map((g, i) => ({
+      n: i + 1,
+      text: g.text,
+      tag: g.model_tag,
+      p_cio: g.p_cio,
+      p_cto: g.p_cto,
+      p_neutral: g.p_neutral,
+      evidence: [],
+    }));
+    $("suggestions").replaceChildren(...lines.map(renderLine));
+    $("suggest-status").textContent = t("suggested")(lines.length);
+  } catch (e) {
+    $("suggest-status").textContent = e.message;
+  }
 }
 
 // --- CSV upload ---
@@ -536,6 +902,17 @@ function start() {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) classify();
   });
   $("csv-file").addEventListener("change", pickFile);
+  for (const b of document.querySelectorAll(".fix-posting")) {
+    b.addEventListener("click", () => labelPosting(b.dataset.tag));
+  }
+  $("train").addEventListener("click", train);
+  $("promote").addEventListener("click", () => useModel($("promote").dataset.name));
+  $("keep").addEventListener("click", () => {
+    $("compare").hidden = true;
+  });
+  $("suggest").addEventListener("click", suggest);
+  loadCorrections().catch(() => {});
+  loadModels().catch(() => {});
   $("score").addEventListener("click", scoreFile);
   fetch("/api/info")
     .then((res) => (res.ok ? res.json() : null))
