@@ -73,8 +73,8 @@ def real_lines(per_class: int, skip: int = 0, seed: int = 0) -> list[Sample]:
 
 
 def test_new_phrasing_changes_the_tags_of_those_phrases(registry: Path, model: Model) -> None:
-    # four words each: lines of up to three words carry the short-line (header) marker
-    unseen = ["Zibbet quaddles, florp zibbets!", "Grintak snarfs wozzle grintaks"]
+    # sentences: a line of up to six words with no sentence end carries the header marker
+    unseen = ["Zibbet quaddles, florp zibbets!", "Grintak snarfs wozzle grintaks."]
     assert [s.tag for s in model.score_lines(unseen)] == ["neutral", "neutral"]
     labels = read_labels(write_csv(registry.parent / "mine.csv", NEW_PHRASING))
     result = train_with_labels([labels], name="zorb", folds=0, weight=3, root=registry)
@@ -171,7 +171,7 @@ def small_files(tmp_path: Path) -> tuple[LabelFile, LabelFile]:
     """Return good labels (real lines) and noise (other real lines, labels shuffled)."""
     good = [(s.text, s.label) for s in real_lines(60)]
     rng = random.Random(0)
-    noise = [(s.text, rng.choice(["CIO", "CTO", "neutral"])) for s in real_lines(40, skip=60)]
+    noise = [(s.text, rng.choice(["CIO", "CTO", "neutral"])) for s in real_lines(60, skip=60)]
     return (
         read_labels(write_csv(tmp_path / "good.csv", good)),
         read_labels(write_csv(tmp_path / "noise.csv", noise)),
