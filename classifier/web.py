@@ -15,6 +15,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -40,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import retrain
 from .batch import RESULT_COLUMNS, ScoreOptions, score_table
 from .errors import BadInput, ClassifierError, ModelIntegrityError, ModelNotFound
 from .model import Model
@@ -426,11 +428,16 @@ def create_app(
                 files, name=name, folds=folds, promote=False, root=root,
                 progress=job.progress.append,
             )  # fmt: skip
+            # What `ciocto train` would decide; the page leaves the promotion to the user.
+            promote, reason = retrain._decide(
+                result.table, result.active is not None, result.active or "", folds,
+                False, True, retrain.TOLERANCE,
+            )  # fmt: skip
             job.result = {
                 "name": result.model.name,
                 "active": result.active,
-                "would_promote": result.promoted,
-                "reason": result.reason,
+                "would_promote": promote,
+                "reason": reason,
                 "table": result.table,
                 "notes": result.notes,
                 "changed": _changed_lines(text, get_model(), result.model, lock),
@@ -487,12 +494,17 @@ def _same_origin(request: Request) -> None:
     site = request.headers.get("sec-fetch-site")
     origin = request.headers.get("origin")
     own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    message = ""
     if site is not None and site not in ("same-origin", "none"):
-        raise Forbidden(f"refused a {site} request: changes are only taken from this page")
-    if origin is not None and origin != own:
-        raise Forbidden(
-            f"refused a request from {origin[:100]}: changes are only taken from {own}/"
+        message = f"refused a {site} request: changes are only taken from this page"
+    elif origin is not None and origin != own:
+        message = f"refused a request from {origin[:100]}: changes are only taken from {own}/"
+    if message:
+        # on the server's terminal too: a page elsewhere tried to change something here
+        logging.getLogger("uvicorn.error").warning(
+            "%s %s %s", request.method, request.url.path, message
         )
+        raise Forbidden(message)
 
 
 async def _json_object(request: Request, limit: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The page's corrections: line and posting labels kept as CSV files in the registry.
 
-Each kind has one file under `<registry>/labels/` (`web-lines.csv`, `web-postings.csv`) in
+Each kind has one file under `<registry>/.labels/` (`web-lines.csv`, `web-postings.csv`) in
 the format `ciocto train --labels` / `--posting-labels` reads (text,label,lang), plus the
 posting's id, the line number, the time and a row id. Every change rewrites the file
 atomically (a temporary file in the same folder, fsync, rename) under an exclusive `flock`,
@@ -60,7 +60,7 @@ class LabelStore:
     """The corrections files of one registry; every method takes the lock for its own work."""
 
     def __init__(self, root: Path, max_labels: int = MAX_LABELS) -> None:
-        self.folder = Path(root) / "labels"
+        self.folder = Path(root) / ".labels"  # a dot: the registry lists no model here
         self.max_labels = max_labels
 
     def path(self, kind: str = LINE) -> Path:

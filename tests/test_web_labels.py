@@ -65,7 +65,7 @@ def test_a_correction_is_stored_as_the_csv_train_reads(client: TestClient, regis
         ("Quản lý hạ tầng CNTT", "CIO", "p1", "3")
     ]
     assert rows[0]["time"].endswith("Z")
-    read = read_labels(registry / "labels" / "web-lines.csv")  # what `train --labels` does
+    read = read_labels(registry / ".labels" / "web-lines.csv")  # what `train --labels` does
     assert [(x.text, x.label) for x in read.rows] == [("Quản lý hạ tầng CNTT", "CIO")]
 
 
@@ -84,7 +84,7 @@ def test_a_posting_label_goes_to_its_own_file(client: TestClient, registry: Path
     assert r.status_code == 201
     assert labels_csv(client) == []
     assert [x["label"] for x in labels_csv(client, "posting")] == ["CIO"]
-    read = read_labels(registry / "labels" / "web-postings.csv", posting=True)
+    read = read_labels(registry / ".labels" / "web-postings.csv", posting=True)
     assert read.rows[0].text == text
 
 
@@ -116,7 +116,7 @@ def test_two_writers_at_once_lose_nothing(registry: Path) -> None:
     for t in threads:
         t.join()
     assert len(stores[0].rows()) == 50
-    assert not list((registry / "labels").glob("*.tmp"))
+    assert not list((registry / ".labels").glob("*.tmp"))
 
 
 @pytest.mark.parametrize(
@@ -199,7 +199,7 @@ def test_train_runs_train_with_labels_in_the_background(
     def fake(files: Any, **options: Any) -> RetrainResult:
         seen["files"], seen["options"] = files, options
         options["progress"]("fitting fold 1 of 2")
-        table = [{"slice": "all rows", "n": 3, "new_f1": 0.9, "active_f1": 0.8}]
+        table = [{"slice": "all rows", "n": 3, "kind": "cv", "new_f1": 0.9, "active_f1": 0.8}]
         return RetrainResult(model, registry / "default", True, "better", "default", table, None)  # type: ignore[arg-type]
 
     monkeypatch.setattr(web, "train_with_labels", fake)
@@ -214,7 +214,8 @@ def test_train_runs_train_with_labels_in_the_background(
     assert status["state"] == "done", status
     assert status["progress"] == ["fitting fold 1 of 2"]
     assert status["result"]["table"][0]["new_f1"] == 0.9
-    assert status["result"]["reason"] == "better"
+    assert status["result"]["would_promote"] is True
+    assert "not worse than" in status["result"]["reason"]
     assert seen["options"]["promote"] is False and seen["options"]["folds"] == 2
     assert seen["options"]["root"] == registry
     assert [r.text for r in seen["files"][0].rows] == ["run the ERP"]

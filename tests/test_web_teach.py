@@ -7,11 +7,15 @@ Chromium or Playwright is missing.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +84,32 @@ def shown(pg: Any) -> list[dict[str, Any]]:
             text: e.querySelector('.line-text').textContent,
             you: e.querySelector('.user-tag').textContent}))"""
     )
+
+
+@contextlib.contextmanager
+def hostile_site() -> Iterator[str]:
+    """Serve an empty page on another loopback port: the origin a CSRF attempt comes from."""
+
+    class Blank(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802  (the http.server API)
+            body = b"<!doctype html><title>elsewhere</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Blank)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def tags_of(model_dir: Path, text: str) -> list[str]:
@@ -163,19 +193,23 @@ def test_correct_train_promote_roll_back_and_keep(
         expect(pg.locator("#lines > li[data-user]")).to_have_count(3)
         assert [x["user"] for x in shown(pg)[:3]] == wanted
 
-        # a page from another origin cannot write: localhost and 127.0.0.1 are two sites
-        port = url.rstrip("/").rsplit(":", 1)[1]
-        other = open_page(browser, f"http://localhost:{port}/", [])
-        other.evaluate(
-            """async (target) => {
-                // a "simple" request, as a hostile page would send it: no preflight
-                await fetch(target, {method: "POST", mode: "no-cors",
-                    headers: {"Content-Type": "text/plain"},
-                    body: JSON.stringify({text: "planted by another site", label: "CIO"})});
-            }""",
-            f"{url}api/labels",
-        )
-        assert any('"POST /api/labels HTTP/1.1" 403' in line for line in srv.log), srv.log
+        # a page from another origin (another loopback port, no policy of ours) cannot write
+        with hostile_site() as evil:
+            other = open_page(browser, evil, [])
+            other.evaluate(
+                """async (target) => {
+                    // a "simple" request, as a hostile page would send it: no preflight
+                    await fetch(target, {method: "POST", mode: "no-cors",
+                        headers: {"Content-Type": "text/plain"},
+                        body: JSON.stringify({text: "planted by another site", label: "CIO"})});
+                }""",
+                f"{url}api/labels",
+            )
+        for _ in range(50):  # the server's log is read by a thread: give it a moment
+            if any("POST /api/labels refused a cross-site" in line for line in srv.log):
+                break
+            time.sleep(0.1)
+        assert any("POST /api/labels refused a cross-site" in line for line in srv.log), srv.log
         stored = httpx.get(f"{url}api/labels?format=json").json()["labels"]
         assert "planted by another site" not in [r["text"] for r in stored]
         forged = httpx.post(
