@@ -892,7 +892,8 @@ def serve(
         log_level=log_level,
         server_header=False,
         http=_idle_timeout_protocol(),
-        timeout_keep_alive=idle_timeout,  # type: ignore[arg-type]  (a float works)
+        # uvicorn types it as int, but hands it to call_later, which takes a float
+        timeout_keep_alive=idle_timeout,  # type: ignore[arg-type]
     )
     uvicorn.Server(config).run(sockets=[sock])
 
