@@ -257,6 +257,7 @@ class Output:
         self.direct = self.resolved is None or self.resolved.direct
         self.staged = None if self.direct or self.resolved is None else Staged(self.resolved.path)
         self.stream: IO[bytes] | None = None
+        self._borrowed = False  # standard output: flushed at the end, never closed
         self.writer: Writer | None = None
 
     def open(self, position: int | None, bom: bool = False, guard: bool = True) -> None:
@@ -278,7 +279,8 @@ class Output:
         elif self.resolved is not None:
             self.stream = open(self.resolved.path, "wb")  # noqa: SIM115 - closed by close()
         else:
-            self.stream = sys.stdout.buffer
+            self.stream = _stdout_bytes()
+            self._borrowed = True
         if self.format == "jsonl":
             self.writer = JsonlWriter(self.stream, self.columns, self.n_input, self.kinds)
         elif self.format == "xlsx":
@@ -316,7 +318,7 @@ class Output:
             if stream is not None:
                 stream.flush()
         finally:
-            if stream is not None and stream is not sys.stdout.buffer:
+            if stream is not None and not self._borrowed:
                 stream.close()
 
     def commit(self) -> None:
@@ -401,3 +403,30 @@ def _same(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def _stdout_bytes() -> IO[bytes]:
+    """Return a binary stream onto standard output, also where sys.stdout is a text-only
+    object (a notebook's, a test's capture): the output is then written through it."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:
+        return buffer  # type: ignore[no-any-return]
+    return io.BufferedWriter(_TextSink(sys.stdout))
+
+
+class _TextSink(io.RawIOBase):
+    """Raw bytes written as UTF-8 text to a text stream."""
+
+    def __init__(self, text: Any) -> None:
+        super().__init__()
+        self._out = text
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._out.write(bytes(data).decode("utf-8", errors="replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()

@@ -323,3 +323,14 @@ def test_in_order_keeps_a_bounded_window() -> None:
     for n, (chunk, result) in enumerate(in_order(engine, chunks, lambda c: c)):
         assert chunk == result == [n]
         assert engine.submitted - n <= 2 * engine.workers
+
+
+def test_a_notebook_stdout_without_a_byte_buffer(
+    listings_csv: Path, tmp_path: Path, model: Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook's sys.stdout is text only: scoring to a file or to '-' still works."""
+    captured = io.StringIO()
+    monkeypatch.setattr("sys.stdout", captured)
+    assert score(listings_csv, tmp_path / "out.csv", model).rows == 12
+    score_table(listings_csv, "-", model=model, jobs=1)
+    assert captured.getvalue().startswith("job_id,title,description,salary,leaning,p_cto,")
