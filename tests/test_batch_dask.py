@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,21 +106,27 @@ def test_unreachable_scheduler_is_a_clear_error(
 
 # dask's parquet writer still calls a pandas API that pandas 3.1 deprecates
 @pytest.mark.filterwarnings("ignore:The inplace keyword in DataFrame.set_index")
-def test_readme_python_example_runs(
+def test_the_documented_python_and_dask_examples_run(
     tmp_path: Path, models_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """docs/batch.md's Python block, then its one-line Dask variant, give the same leanings."""
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
-    section = readme[readme.index("## Batch scoring") : readme.index("## Retraining")]
+    page = (Path(__file__).resolve().parent.parent / "docs" / "batch.md").read_text("utf-8")
+    section = page[page.index("## From Python") :]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    dask_line = re.search(r"`(score_frame\(dd\.read_parquet\([^`]+)`", section)
+    to_parquet = re.search(r"`(\.to_parquet\([^`]+\))`", section)
+    assert dask_line and to_parquet, "docs/batch.md no longer shows the Dask variant"
     monkeypatch.chdir(tmp_path)
     texts = [p.read_text("utf-8") for p in sorted(EXAMPLES.glob("*.txt"))]
     frame = pd.DataFrame({"job_id": range(len(texts)), "description": texts})
     frame.to_csv("listings.csv", index=False)
     Path("listings").mkdir()
     frame.to_parquet("listings/part-0.parquet")
-    exec(compile(code, "README.md", "exec"), {})
+    scope: dict[str, object] = {}
+    exec(compile(code, "docs/batch.md", "exec"), scope)
+    exec("import dask.dataframe as dd\n(" + dask_line.group(1) + ")" + to_parquet.group(1), scope)
     scored = pd.read_parquet("scored/")
     assert list(scored["leaning"]) == list(pd.read_csv("scored.csv")["leaning"])
     assert Path("lines.csv").exists()
