@@ -410,7 +410,7 @@ def _stdout_bytes() -> IO[bytes]:
     object (a notebook's, a test's capture): the output is then written through it."""
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is not None:
-        return buffer  # type: ignore[no-any-return]
+        return buffer
     return io.BufferedWriter(_TextSink(sys.stdout))
 
 
