@@ -27,7 +27,12 @@ from classifier import classify, load_model
 
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=_REASON or "")
 
-DOCS = ROOT / "docs"
+# screenshots go to tests/artifacts/; CIOCTO_DOCS_SCREENSHOTS=1 writes docs/'s own copies
+DOCS = (
+    Path(__file__).resolve().parent.parent / "docs"
+    if os.environ.get("CIOCTO_DOCS_SCREENSHOTS")
+    else Path(__file__).resolve().parent / "artifacts"
+)
 VI = ROOT / "data" / "examples" / "vi_cio_hospital.txt"
 
 
@@ -157,6 +162,7 @@ def test_correct_train_promote_roll_back_and_keep(
         ]
         expect(pg.locator("#label-count")).to_contain_text("3 line")
         pg.locator("#lines > li").first.scroll_into_view_if_needed()
+        DOCS.mkdir(exist_ok=True)
         pg.locator("#result").screenshot(path=str(DOCS / "web-correct.png"))
 
         # train: progress, then the comparison and the decision
