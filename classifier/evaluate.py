@@ -183,24 +183,7 @@ def cross_validate(
 
 def read_postings(path: Path) -> list[dict[str, Any]]:
     """Return labelled postings from a JSON Lines file with at least text, label and lang."""
-    out = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for no, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    row = json.loads(raw)
-                except ValueError as e:
-                    raise BadInput(f"{path}:{no}: not a JSON object ({e})") from e
-                if not isinstance(row, dict) or "text" not in row or "label" not in row:
-                    raise BadInput(f"{path}:{no}: needs the fields 'text' and 'label'")
-                out.append(row)
-    except OSError as e:
-        raise BadInput(f"cannot read {path}: {e.strerror}") from e
-    if not out:
-        raise BadInput(f"{path} holds no postings")
-    return out
+    return _json_rows(path, ("text", "label"), "postings")
 
 
 def evaluate_postings(rows: Sequence[dict[str, Any]], model: Any) -> dict[str, Any]:
@@ -239,33 +222,45 @@ def read_line_rows(path: Path) -> list[dict[str, Any]]:
     """
     from .data import canonical_label
 
+    def canonical(row: dict[str, Any], where: str) -> dict[str, Any]:
+        label = canonical_label(str(row["label"]))
+        if label is None:
+            raise BadInput(f"{where}: label {row['label']!r} is not CIO, CTO or neutral")
+        return {**row, "label": label}
+
+    return _json_rows(path, ("posting_id", "text", "label"), "labelled lines", canonical)
+
+
+def _json_rows(
+    path: Path,
+    need: tuple[str, ...],
+    what: str,
+    check: Callable[[dict[str, Any], str], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Return the objects of a JSON Lines file, each with the fields `need` (and passed
+    through `check`, which may refuse one), with one-line errors that say where."""
+    quoted = [f"'{k}'" for k in need]
+    fields = ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else quoted[0]
     out = []
     try:
         with open(path, encoding="utf-8") as f:
             for no, raw in enumerate(f, start=1):
                 if not raw.strip():
                     continue
+                where = f"{path}, line {no}"
                 try:
                     row = json.loads(raw)
                 except ValueError as e:
-                    raise BadInput(f"{path}, line {no}: not a JSON object ({e})") from e
-                need = ("posting_id", "text", "label")
+                    raise BadInput(f"{where}: not a JSON object ({e})") from e
                 if not isinstance(row, dict) or any(k not in row for k in need):
-                    raise BadInput(
-                        f"{path}, line {no}: needs the fields 'posting_id', 'text' and 'label'"
-                    )
-                label = canonical_label(str(row["label"]))
-                if label is None:
-                    raise BadInput(
-                        f"{path}, line {no}: label {row['label']!r} is not CIO, CTO or neutral"
-                    )
-                out.append({**row, "label": label})
+                    raise BadInput(f"{where}: needs the fields {fields}")
+                out.append(check(row, where) if check else row)
     except UnicodeDecodeError as e:
         raise BadInput(f"cannot read {path}: not UTF-8 text") from e
     except OSError as e:
         raise BadInput(f"cannot read {path}: {e.strerror}") from e
     if not out:
-        raise BadInput(f"{path} holds no labelled lines")
+        raise BadInput(f"{path} holds no {what}")
     return out
 
 
